@@ -1,0 +1,65 @@
+-- The warehouse's raw layer: what was ingested, from which file, and what was refused.
+create schema if not exists raw;
+
+create table if not exists raw.usage_events (
+    event_id varchar not null primary key,
+    organization_id varchar not null,
+    idempotency_key varchar not null,
+    event_type varchar not null,
+    metric_name varchar not null,
+    quantity decimal(18, 6) not null,
+    event_at timestamp not null,
+    received_at timestamp not null,
+    end_user_id varchar,
+    caller_cost_usd decimal(18, 9),
+    event_string varchar,
+    model varchar,
+    provider varchar,
+    feature varchar,
+    input_tokens bigint,
+    output_tokens bigint,
+    cache_read_tokens bigint,
+    cache_write_tokens bigint,
+    reasoning_tokens bigint,
+    metadata varchar,
+    body_hash varchar not null,
+    source_file varchar not null,
+    source_line bigint not null,
+    ingest_run_id bigint not null,
+    unique (organization_id, idempotency_key)
+);
+
+create table if not exists raw.landing_files (
+    file_sha256 varchar not null,
+    organization_id varchar not null,
+    path varchar not null,
+    size_bytes bigint not null,
+    status varchar not null,
+    lines bigint not null,
+    events_ingested bigint not null,
+    events_rejected bigint not null,
+    duplicates bigint not null,
+    ingest_run_id bigint not null,
+    ingested_at timestamp not null,
+    primary key (organization_id, file_sha256)
+);
+
+create table if not exists raw.rejected_events (
+    organization_id varchar not null,
+    source_file varchar not null,
+    source_line bigint,
+    reason varchar not null,
+    raw_line varchar,
+    ingest_run_id bigint not null,
+    rejected_at timestamp not null
+);
+
+create table if not exists raw.ingest_runs (
+    ingest_run_id bigint not null primary key,
+    started_at timestamp not null,
+    files_ingested bigint not null,
+    files_skipped bigint not null,
+    events_ingested bigint not null,
+    events_rejected bigint not null,
+    duplicates bigint not null
+);

@@ -1,0 +1,150 @@
+-- Parse and validate every landing line; each gets either a typed event or a reject reason.
+-- $1 now (UTC timestamp), $2 oldest accepted timestamp, $3 newest accepted timestamp
+create or replace temp table landing_checked as
+with parsed as (
+    select
+        *,
+        json_valid(raw_line) and json_type(raw_line) = 'OBJECT' as is_object
+    from landing_lines
+),
+
+fields as (
+    select
+        organization_id,
+        source_file,
+        file_sha256,
+        line_number,
+        raw_line,
+        is_object,
+        case when is_object then json_type(raw_line, '$.eventType') end as event_type_json,
+        case when is_object then raw_line ->> '$.eventType' end as event_type,
+        case when is_object then json_type(raw_line, '$.metricName') end as metric_name_json,
+        case when is_object then raw_line ->> '$.metricName' end as metric_name,
+        case when is_object then json_type(raw_line, '$.quantity') end as quantity_json,
+        case when is_object then raw_line ->> '$.quantity' end as quantity_text,
+        case when is_object then json_type(raw_line, '$.idempotencyKey') end as key_json,
+        case when is_object then raw_line ->> '$.idempotencyKey' end as idempotency_key,
+        case when is_object then json_type(raw_line, '$.timestamp') end as timestamp_json,
+        case when is_object then raw_line ->> '$.timestamp' end as timestamp_text,
+        case when is_object then json_type(raw_line, '$.userId') end as user_json,
+        case when is_object then raw_line ->> '$.userId' end as user_id,
+        case when is_object then json_type(raw_line, '$.costUsd') end as cost_json,
+        case when is_object then raw_line ->> '$.costUsd' end as cost_text,
+        case when is_object then json_type(raw_line, '$.value') end as value_json,
+        case when is_object then raw_line ->> '$.value' end as event_string,
+        case when is_object then json_type(raw_line, '$.metadata') end as metadata_json,
+        case when is_object then json_extract(raw_line, '$.metadata') end as metadata
+    from parsed
+),
+
+typed as (
+    select
+        *,
+        try_cast(quantity_text as decimal(18, 6)) as quantity,
+        try_cast(cost_text as decimal(18, 9)) as caller_cost_usd,
+        try_cast(try_cast(timestamp_text as timestamptz) as timestamp) as event_at,
+        case when metadata_json = 'OBJECT' then metadata ->> '$.model' end as model,
+        case when metadata_json = 'OBJECT' then metadata ->> '$.provider' end as provider,
+        case when metadata_json = 'OBJECT' then metadata ->> '$.feature' end as feature,
+        case when metadata_json = 'OBJECT' then json_type(metadata, '$.model') end as model_json,
+        case when metadata_json = 'OBJECT' then json_type(metadata, '$.provider') end as provider_json,
+        case when metadata_json = 'OBJECT' then json_type(metadata, '$.feature') end as feature_json,
+        case when metadata_json = 'OBJECT' then [
+            json_type(metadata, '$.inputTokens'),
+            json_type(metadata, '$.outputTokens'),
+            json_type(metadata, '$.cacheReadTokens'),
+            json_type(metadata, '$.cacheWriteTokens'),
+            json_type(metadata, '$.reasoningTokens')
+        ] end as split_json,
+        case when metadata_json = 'OBJECT' then [
+            try_cast(metadata ->> '$.inputTokens' as decimal(38, 6)),
+            try_cast(metadata ->> '$.outputTokens' as decimal(38, 6)),
+            try_cast(metadata ->> '$.cacheReadTokens' as decimal(38, 6)),
+            try_cast(metadata ->> '$.cacheWriteTokens' as decimal(38, 6)),
+            try_cast(metadata ->> '$.reasoningTokens' as decimal(38, 6))
+        ] end as split_tokens
+    from fields
+),
+
+checked as (
+    select
+        *,
+        case
+            when not is_object then 'malformed line: not a JSON object'
+            when event_type_json is distinct from 'VARCHAR' or trim(event_type) = ''
+                then 'eventType: required, a non-empty string'
+            when length(event_type) > 100 then 'eventType: at most 100 characters'
+            when metric_name_json is distinct from 'VARCHAR' or trim(metric_name) = ''
+                then 'metricName: required, a non-empty string'
+            when length(metric_name) > 100 then 'metricName: at most 100 characters'
+            when quantity_json not in ('UBIGINT', 'BIGINT', 'DOUBLE') or quantity_json is null
+                then 'quantity: required, a number'
+            when quantity is null or quantity < 0 or quantity > 100000000000
+                then 'quantity: must be between 0 and 100000000000'
+            when key_json is not null and key_json not in ('VARCHAR', 'NULL')
+                then 'idempotencyKey: must be a string'
+            when length(idempotency_key) > 255 or trim(idempotency_key) = ''
+                then 'idempotencyKey: 1 to 255 characters'
+            when timestamp_json is not null and timestamp_json not in ('VARCHAR', 'NULL')
+                then 'timestamp: must be an ISO-8601 string'
+            when timestamp_text is not null and event_at is null
+                then 'timestamp: not an ISO-8601 date-time'
+            when event_at > $3 then 'timestamp: more than 5 minutes in the future'
+            when event_at < $2 then 'timestamp: older than the accepted backfill window'
+            when user_json is not null and user_json not in ('VARCHAR', 'NULL')
+                then 'userId: must be a string'
+            when length(user_id) > 255 then 'userId: at most 255 characters'
+            when cost_json is not null and cost_json not in ('UBIGINT', 'BIGINT', 'DOUBLE', 'NULL')
+                then 'costUsd: must be a number'
+            when cost_text is not null and (caller_cost_usd is null or caller_cost_usd < 0 or caller_cost_usd > 1000000)
+                then 'costUsd: must be between 0 and 1000000'
+            when value_json is not null and value_json not in ('VARCHAR', 'NULL')
+                then 'value: must be a string'
+            when length(event_string) > 1000 then 'value: at most 1000 characters'
+            when metadata_json is not null and metadata_json not in ('OBJECT', 'NULL')
+                then 'metadata: must be an object'
+            when length(metadata::varchar) > 16384 then 'metadata: at most 16384 characters'
+            when model_json not in ('VARCHAR', 'NULL') or provider_json not in ('VARCHAR', 'NULL')
+                or feature_json not in ('VARCHAR', 'NULL')
+                then 'metadata: model, provider and feature must be strings'
+            when greatest(length(model), length(provider), length(feature)) > 255
+                then 'metadata: model, provider and feature at most 255 characters'
+            when list_bool_or(list_transform(
+                    list_zip(split_json, split_tokens),
+                    lambda x: x[1] is not null and x[1] <> 'NULL'
+                        and (x[2] is null or x[2] < 0 or x[2] > 100000000000 or x[2] <> floor(x[2]))
+                ))
+                then 'metadata: token counts must be whole numbers between 0 and 100000000000'
+        end as reject_reason
+    from typed
+)
+
+select
+    organization_id,
+    source_file,
+    file_sha256,
+    line_number,
+    raw_line,
+    reject_reason,
+    coalesce(idempotency_key, 'auto-' || left(file_sha256, 16) || '-' || line_number) as idempotency_key,
+    event_type,
+    metric_name,
+    quantity,
+    coalesce(event_at, $1) as event_at,
+    user_id as end_user_id,
+    caller_cost_usd,
+    event_string,
+    model,
+    provider,
+    feature,
+    cast(split_tokens[1] as bigint) as input_tokens,
+    cast(split_tokens[2] as bigint) as output_tokens,
+    cast(split_tokens[3] as bigint) as cache_read_tokens,
+    cast(split_tokens[4] as bigint) as cache_write_tokens,
+    cast(split_tokens[5] as bigint) as reasoning_tokens,
+    case when metadata_json = 'OBJECT' then json(metadata)::varchar end as metadata,
+    md5(to_json([
+        event_type, metric_name, quantity::varchar, event_at::varchar, user_id,
+        caller_cost_usd::varchar, event_string, json(metadata)::varchar
+    ])) as body_hash
+from checked;

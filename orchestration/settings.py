@@ -1,0 +1,68 @@
+"""One settings object for every component: environment variables with the TALLYHOUSE_ prefix."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+SEEDS_DIR = PROJECT_ROOT / "seeds"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TALLYHOUSE_", extra="ignore")
+
+    home: Path = Field(default=Path(".tallyhouse"), description="Root folder of all local state.")
+    now: datetime | None = Field(
+        default=None, description="Pinned 'now' (ISO-8601 instant); the system clock when unset."
+    )
+    memory_limit: str = Field(default="2GB", description="DuckDB memory limit for builds.")
+    threads: int = Field(default=2, description="DuckDB threads for builds.")
+    max_event_age_days: int = Field(
+        default=400, description="How far back an event's timestamp may lie (backfills)."
+    )
+    max_future_seconds: int = Field(
+        default=300, description="How far ahead of now an event's timestamp may lie."
+    )
+    snapshots_kept: int = Field(default=3, description="Serving snapshots kept after a publish.")
+
+    @cached_property
+    def root(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.root / "landing"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.root / "warehouse" / "warehouse.duckdb"
+
+    @property
+    def serving_dir(self) -> Path:
+        return self.root / "serving"
+
+    @property
+    def current_snapshot(self) -> Path:
+        """The stable path analysts open; a symlink to the newest published snapshot."""
+        return self.serving_dir / "current.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.root / "dagster"
+
+    def clock(self) -> datetime:
+        """The one 'now' of the system: pinned by TALLYHOUSE_NOW, else the system clock (UTC)."""
+        if self.now is None:
+            return datetime.now(UTC)
+        pinned = self.now if self.now.tzinfo else self.now.replace(tzinfo=UTC)
+        return pinned.astimezone(UTC)
+
+
+def get_settings() -> Settings:
+    return Settings()
