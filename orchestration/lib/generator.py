@@ -146,7 +146,8 @@ def _draw_events(
     feature = rng.choice(len(FEATURES), size=calls, p=_weights(np.array([6, 3, 2, 3, 2, 1.0])))
     ts = _timestamps(rng, calls, now, days)
     input_tokens = _lognormal_int(rng, 900, 1.1, calls)
-    long_ctx = rng.random(calls) < 0.01
+    # long-context requests come whole (one event with the split): tiers need the request's input
+    long_ctx = (rng.random(calls) < 0.02) & (kind == KINDS.index("request"))
     input_tokens = np.where(long_ctx, rng.integers(200_001, 600_000, size=calls), input_tokens)
     output_tokens = _lognormal_int(rng, 280, 0.9, calls)
     long_ok = np.array([m[1] in LONG_CONTEXT_MODELS for m in MODELS])[model]

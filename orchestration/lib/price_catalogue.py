@@ -69,8 +69,34 @@ def _dnf(logic: object) -> list[list[tuple[str, str]]]:
         if isinstance(value := getattr(logic, attr, None), str):
             return [[(attr, value.lower())]]
     if isinstance(logic, gp.ClauseRegex):
-        return [[("regex", logic.regex)]]  # matched against the lower-cased name, like the catalogue
+        # matched against the lower-cased name, like the catalogue
+        return [_regex_clauses(logic.regex)]
     raise TypeError(f"unknown match clause {logic!r}")
+
+
+def _regex_clauses(regex: str) -> list[tuple[str, str]]:
+    """A regex as clauses SQL engines run: leading negative lookaheads ``^(?!A)R`` (which
+    RE2, DuckDB's engine, lacks) become ``not_regex ^(?:A)`` and ``regex ^R``."""
+    clauses: list[tuple[str, str]] = []
+    rest = regex
+    while rest.startswith("^(?!"):
+        depth, end = 0, None
+        for position, char in enumerate(rest[1:], start=1):
+            if char == "\\":
+                continue
+            depth += (char == "(") - (char == ")")
+            if depth == 0:
+                end = position
+                break
+        if end is None or rest[end - 1] == "\\":
+            raise ValueError(f"cannot translate regex {regex!r}")
+        clauses.append(("not_regex", "^(?:" + rest[4:end] + ")"))
+        rest = "^" + rest[end + 1 :]
+    if "(?!" in rest or "(?=" in rest or "(?<" in rest:
+        raise ValueError(f"regex {regex!r} uses lookaround that SQL engines lack")
+    if rest != "^" or not clauses:
+        clauses.append(("regex", rest))
+    return clauses
 
 
 def _utc_time(value: time) -> str:
@@ -179,10 +205,10 @@ def _rule_rows() -> Iterator[list[object]]:
             groups.append(("model", model.id, model_order, _dnf(model.match)))
         for subject, model_id, match_order, dnf in groups:
             for group_index, group in enumerate(dnf):
-                for clause_type, value in group:
+                for clause_index, (clause_type, value) in enumerate(group):
                     yield [
-                        subject, provider.id, model_id, match_order, group_index, len(group),
-                        clause_type, value,
+                        subject, provider.id, model_id, match_order, group_index, clause_index,
+                        len(group), clause_type, value,
                     ]
 
 
@@ -207,8 +233,8 @@ def write_seeds(seeds_dir: Path) -> dict[str, int]:
         ),
         "model_match_rules": _write(
             seeds_dir / "model_match_rules.csv",
-            ["subject", "provider_id", "model_id", "match_order", "rule_group", "group_size",
-             "clause_type", "clause_value"],
+            ["subject", "provider_id", "model_id", "match_order", "rule_group", "clause_index",
+             "group_size", "clause_type", "clause_value"],
             _rule_rows(),
         ),
         "model_prices": _write(

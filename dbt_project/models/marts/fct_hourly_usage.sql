@@ -1,0 +1,23 @@
+with usage_costs as (
+    select * from {{ ref('fct_usage_costs') }}
+),
+
+final as (
+    select
+        {{ row_key([dbt.date_trunc('hour', 'event_at'), 'organization_id', 'end_user_id', 'event_type', 'metric_name']) }}
+            as hourly_usage_id,
+        {{ dbt.date_trunc('hour', 'event_at') }} as usage_hour,
+        organization_id,
+        end_user_id as customer_id,
+        event_type,
+        metric_name,
+        count(*) as event_count,
+        cast(sum(quantity) as decimal(38, 6)) as quantity_sum,
+        cast(min(quantity) as decimal(18, 6)) as quantity_min,
+        cast(max(quantity) as decimal(18, 6)) as quantity_max,
+        cast(sum(cost_usd) as decimal(38, 18)) as cost_usd
+    from usage_costs
+    group by {{ dbt.date_trunc('hour', 'event_at') }}, organization_id, end_user_id, event_type, metric_name
+)
+
+select * from final
