@@ -1,0 +1,13 @@
+"""Entry point for Dagster: everything under orchestration/defs/, with the shared resources."""
+
+import warnings
+
+import dagster as dg
+
+import orchestration.defs
+from orchestration.defs.resources import build_resources
+
+with warnings.catch_warnings():
+    # loading a package of definitions is a "preview" API; it is the one we want
+    warnings.simplefilter("ignore", dg.PreviewWarning)
+    defs = dg.load_definitions_from_package_module(orchestration.defs, resources=build_resources())

@@ -1,0 +1,42 @@
+from datetime import timedelta
+
+import dagster as dg
+
+from orchestration.defs.ingest.landing import ingest
+from orchestration.defs.resources import TallyhouseResource
+
+
+@dg.asset(
+    group_name="ingest",
+    kinds={"duckdb", "python"},
+    description="Landing files ingested into raw.usage_events, each file exactly once; "
+    "bad lines quarantined in raw.rejected_events with their reason.",
+)
+def raw_usage_events(context: dg.AssetExecutionContext, tallyhouse: TallyhouseResource):
+    settings = tallyhouse.settings()
+    with tallyhouse.connect() as con:
+        report = ingest(
+            con,
+            settings.landing_dir,
+            now=tallyhouse.now(),
+            max_age=timedelta(days=settings.max_event_age_days),
+            max_future=timedelta(seconds=settings.max_future_seconds),
+        )
+        total = con.execute("select count(*) from raw.usage_events").fetchone()[0]
+    context.log.info(
+        f"ingest run {report.ingest_run_id}: {report.files_ingested} new files "
+        f"({report.files_skipped} already ingested), {report.events_ingested} events ingested, "
+        f"{report.events_rejected} rejected, {report.duplicates} duplicates"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "ingest_run_id": report.ingest_run_id,
+            "files_ingested": report.files_ingested,
+            "files_skipped": report.files_skipped,
+            "events_ingested": report.events_ingested,
+            "events_rejected": report.events_rejected,
+            "duplicates": report.duplicates,
+            "rejected_files": dg.MetadataValue.json(report.rejected_files),
+            "events_total": total,
+        }
+    )

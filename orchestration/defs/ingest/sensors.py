@@ -1,0 +1,28 @@
+import hashlib
+
+import dagster as dg
+
+from orchestration.defs.ingest.landing import FORMATS
+from orchestration.settings import get_settings
+
+
+def landing_signature() -> str:
+    """A cheap fingerprint of the landing directory: names, sizes and modification times."""
+    landing = get_settings().landing_dir
+    digest = hashlib.sha256()
+    if landing.is_dir():
+        for path in sorted(landing.rglob("*")):
+            if path.suffix.lower() in FORMATS and path.is_file():
+                stat = path.stat()
+                digest.update(f"{path.relative_to(landing)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+@dg.sensor(job_name="build_warehouse", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+def landing_files_sensor(context: dg.SensorEvaluationContext):
+    """Start a build when landing files appear or change."""
+    signature = landing_signature()
+    if signature == context.cursor:
+        return dg.SkipReason("no new landing files")
+    context.update_cursor(signature)
+    return dg.RunRequest(run_key=signature)

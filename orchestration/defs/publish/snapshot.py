@@ -1,0 +1,93 @@
+"""Publish the marts as a new, immutable serving snapshot and switch to it atomically.
+
+Each publish writes ``serving/snapshots/<version>.duckdb`` (a new file, never one that a
+reader may have open), then points the stable path ``serving/current.duckdb`` at it with an
+atomic rename of a symlink. Readers that opened the old snapshot keep reading it; new
+readers see the new one; nobody ever sees half a build.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from orchestration.lib.sql import load_sql
+
+SQL_DIR = Path(__file__).parent
+# What analysts and the API read: every mart, plus the quarantine and the ingest ledger.
+PUBLISHED_SCHEMAS = ("marts",)
+PUBLISHED_RAW_TABLES = ("rejected_events", "landing_files", "ingest_runs")
+
+
+@dataclass(frozen=True)
+class PublishedSnapshot:
+    version: str
+    path: Path
+    tables: dict[str, int]
+
+
+def _version(now: datetime, serving_dir: Path) -> str:
+    base = now.strftime("%Y%m%dT%H%M%S")
+    existing = {p.stem for p in (serving_dir / "snapshots").glob("*.duckdb")}
+    counter = 1
+    while f"{base}-{counter:03d}" in existing:
+        counter += 1
+    return f"{base}-{counter:03d}"
+
+
+def publish(
+    warehouse: duckdb.DuckDBPyConnection, serving_dir: Path, current: Path, *, now: datetime,
+    keep: int,
+) -> PublishedSnapshot:
+    snapshots = serving_dir / "snapshots"
+    snapshots.mkdir(parents=True, exist_ok=True)
+    version = _version(now, serving_dir)
+    target = snapshots / f"{version}.duckdb"
+    staging = target.with_suffix(".building")
+    staging.unlink(missing_ok=True)
+    tables: list[tuple[str, str]] = [
+        (schema, name)
+        for schema, name in warehouse.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in (select unnest(?)) and table_type = 'BASE TABLE' order by 2",
+            [list(PUBLISHED_SCHEMAS)],
+        ).fetchall()
+    ] + [("raw", name) for name in PUBLISHED_RAW_TABLES]
+    warehouse.execute("attach ? as snapshot", [str(staging)])
+    counts: dict[str, int] = {}
+    try:
+        for schema, name in tables:
+            # identifiers come from the catalog above, never from input
+            warehouse.execute(f'create table snapshot.main."{name}" as select * from {schema}."{name}"')
+            counts[name] = warehouse.execute(f'select count(*) from snapshot.main."{name}"').fetchone()[0]
+        warehouse.execute(load_sql(SQL_DIR, "snapshot_info"), [version, now.replace(tzinfo=None)])
+    finally:
+        warehouse.execute("detach snapshot")
+    os.replace(staging, target)
+    _point_current(current, target)
+    _prune(snapshots, keep=keep, current=target)
+    return PublishedSnapshot(version=version, path=target, tables=counts)
+
+
+def _point_current(current: Path, target: Path) -> None:
+    link = current.with_name(current.name + ".next")
+    link.unlink(missing_ok=True)
+    link.symlink_to(os.path.relpath(target, current.parent))
+    os.replace(link, current)
+
+
+def _prune(snapshots: Path, *, keep: int, current: Path) -> None:
+    """Delete the oldest snapshots; a reader that still has one open keeps its file handle."""
+    versions = sorted(snapshots.glob("*.duckdb"))
+    for old in versions[: max(0, len(versions) - keep)]:
+        if old != current:
+            old.unlink(missing_ok=True)
+
+
+def current_snapshot_path(current: Path) -> Path | None:
+    """The versioned file the stable path points at now, or None before the first publish."""
+    return current.resolve() if current.exists() else None

@@ -1,0 +1,9 @@
+-- One row describing the snapshot: its version, when it was built, and what it holds.
+-- $1 version, $2 built at (UTC)
+create table snapshot.main.snapshot_info as
+select
+    $1::varchar as snapshot_version,
+    $2::timestamp as built_at,
+    (select count(*) from snapshot.main.fct_usage_costs) as events,
+    (select sum(cost_usd) from snapshot.main.fct_usage_costs) as cost_usd,
+    (select count(*) from snapshot.main.rejected_events) as rejected_events;

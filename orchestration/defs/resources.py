@@ -1,0 +1,54 @@
+"""Resources every asset shares: the settings (with the one clock) and the dbt CLI."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from orchestration.lib.warehouse import connect
+from orchestration.settings import DBT_PROJECT_DIR, Settings, get_settings
+
+
+class TallyhouseResource(dg.ConfigurableResource):
+    """Where the warehouse lives and what time it is, read when a run starts."""
+
+    def settings(self) -> Settings:
+        return get_settings()
+
+    def now(self) -> datetime:
+        return self.settings().clock()
+
+    def connect(self, *, read_only: bool = False):
+        settings = self.settings()
+        return connect(
+            settings.warehouse_path,
+            memory_limit=settings.memory_limit,
+            threads=settings.threads,
+            read_only=read_only,
+        )
+
+
+def dbt_vars(settings: Settings, now: datetime) -> dict[str, object]:
+    """What dbt needs from the orchestrator: where to build, with what, as of when."""
+    return {
+        "warehouse_path": str(settings.warehouse_path),
+        "memory_limit": settings.memory_limit,
+        "threads": settings.threads,
+        "as_of": now.replace(tzinfo=None).isoformat(timespec="seconds"),
+    }
+
+
+def build_resources() -> dict[str, object]:
+    return {
+        "tallyhouse": TallyhouseResource(),
+        "dbt": DbtCliResource(
+            project_dir=str(DBT_PROJECT_DIR),
+            profiles_dir=str(DBT_PROJECT_DIR),
+            # the dbt installed beside this interpreter, whatever PATH says
+            dbt_executable=str(Path(sys.executable).parent / "dbt"),
+        ),
+    }

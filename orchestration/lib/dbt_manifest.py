@@ -1,0 +1,36 @@
+"""Make sure dbt's manifest exists before Dagster loads the dbt assets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestration.settings import DBT_PROJECT_DIR
+
+
+def _newest_source_mtime() -> float:
+    roots = [DBT_PROJECT_DIR / "models", DBT_PROJECT_DIR / "macros", DBT_PROJECT_DIR / "tests",
+             DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR.parent / "seeds"]
+    mtimes = [0.0]
+    for root in roots:
+        if root.is_file():
+            mtimes.append(root.stat().st_mtime)
+        elif root.is_dir():
+            mtimes.extend(p.stat().st_mtime for p in root.rglob("*") if p.is_file())
+    return max(mtimes)
+
+
+def ensure_manifest() -> Path:
+    """Run `dbt parse` when the manifest is missing or older than the project's files."""
+    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
+    if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime():
+        return manifest
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "parse", "--quiet",
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        check=True, env=env, cwd=DBT_PROJECT_DIR,
+    )
+    return manifest
