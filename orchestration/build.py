@@ -39,7 +39,7 @@ def run_build(settings: Settings) -> BuildSummary:
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     from orchestration.definitions import defs
 
-    job = defs.get_job_def("build_warehouse")
+    job = defs.resolve_job_def("build_warehouse")
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False)
     ingest = _metadata(result, "raw_usage_events")

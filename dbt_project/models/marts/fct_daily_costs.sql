@@ -13,9 +13,10 @@ final as (
         feature,
         end_user_id,
         count(*) as event_count,
-        sum(case when pricing_status in ('unpriced', 'partially_priced') then 1 else 0 end)
+        cast(sum(case when pricing_status in ('unpriced', 'partially_priced') then 1 else 0 end) as bigint)
             as unpriced_event_count,
-        sum(case when pricing_status = 'caller_cost' then 1 else 0 end) as caller_cost_event_count,
+        cast(sum(case when pricing_status = 'caller_cost' then 1 else 0 end) as bigint)
+            as caller_cost_event_count,
         cast(sum(cost_usd) as decimal(38, 18)) as cost_usd
     from usage_costs
     group by event_date, organization_id, model, provider, feature, end_user_id

@@ -82,7 +82,7 @@ filled as (
         org_periods.period_grain,
         org_periods.period_start,
         coalesce(costs.cost_usd, 0) as cost_usd,
-        coalesce(costs.event_count, 0) as event_count
+        cast(coalesce(costs.event_count, 0) as bigint) as event_count
     from org_periods
     left join costs
         on org_periods.organization_id = costs.organization_id

@@ -1,11 +1,20 @@
 -- Parse and validate every landing line; each gets either a typed event or a reject reason.
 -- $1 now (UTC timestamp), $2 oldest accepted timestamp, $3 newest accepted timestamp
 create or replace temp table landing_checked as
-with parsed as (
+with valid_json as (
     select
         *,
-        json_valid(raw_line) and json_type(raw_line) = 'OBJECT' as is_object
+        -- json functions raise on invalid text: only valid JSON goes further
+        case when json_valid(raw_line) then raw_line end as json_line
     from landing_lines
+),
+
+parsed as (
+    select
+        *,
+        case when json_type(json_line) = 'OBJECT' then json_line end as body,
+        coalesce(json_type(json_line) = 'OBJECT', false) as is_object
+    from valid_json
 ),
 
 fields as (
@@ -16,24 +25,24 @@ fields as (
         line_number,
         raw_line,
         is_object,
-        case when is_object then json_type(raw_line, '$.eventType') end as event_type_json,
-        case when is_object then raw_line ->> '$.eventType' end as event_type,
-        case when is_object then json_type(raw_line, '$.metricName') end as metric_name_json,
-        case when is_object then raw_line ->> '$.metricName' end as metric_name,
-        case when is_object then json_type(raw_line, '$.quantity') end as quantity_json,
-        case when is_object then raw_line ->> '$.quantity' end as quantity_text,
-        case when is_object then json_type(raw_line, '$.idempotencyKey') end as key_json,
-        case when is_object then raw_line ->> '$.idempotencyKey' end as idempotency_key,
-        case when is_object then json_type(raw_line, '$.timestamp') end as timestamp_json,
-        case when is_object then raw_line ->> '$.timestamp' end as timestamp_text,
-        case when is_object then json_type(raw_line, '$.userId') end as user_json,
-        case when is_object then raw_line ->> '$.userId' end as user_id,
-        case when is_object then json_type(raw_line, '$.costUsd') end as cost_json,
-        case when is_object then raw_line ->> '$.costUsd' end as cost_text,
-        case when is_object then json_type(raw_line, '$.value') end as value_json,
-        case when is_object then raw_line ->> '$.value' end as event_string,
-        case when is_object then json_type(raw_line, '$.metadata') end as metadata_json,
-        case when is_object then json_extract(raw_line, '$.metadata') end as metadata
+        json_type(body, '$.eventType') as event_type_json,
+        body ->> '$.eventType' as event_type,
+        json_type(body, '$.metricName') as metric_name_json,
+        body ->> '$.metricName' as metric_name,
+        json_type(body, '$.quantity') as quantity_json,
+        body ->> '$.quantity' as quantity_text,
+        json_type(body, '$.idempotencyKey') as key_json,
+        body ->> '$.idempotencyKey' as idempotency_key,
+        json_type(body, '$.timestamp') as timestamp_json,
+        body ->> '$.timestamp' as timestamp_text,
+        json_type(body, '$.userId') as user_json,
+        body ->> '$.userId' as user_id,
+        json_type(body, '$.costUsd') as cost_json,
+        body ->> '$.costUsd' as cost_text,
+        json_type(body, '$.value') as value_json,
+        body ->> '$.value' as event_string,
+        json_type(body, '$.metadata') as metadata_json,
+        json_extract(body, '$.metadata') as metadata
     from parsed
 ),
 

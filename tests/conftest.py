@@ -1,0 +1,60 @@
+"""One small warehouse per test session, built the way users build it: generate → build."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.build import BuildSummary, run_build
+from orchestration.lib.generator import generate_events
+from orchestration.settings import Settings
+
+PINNED_NOW = "2026-11-24T12:00:00Z"
+FIXTURE_EVENTS = 6_000
+MALFORMED_LINES = [
+    "{not json at all",
+    '{"eventType": "llm_call", "metricName": "tokens", "quantity": -5, "idempotencyKey": "neg"}',
+    '["an", "array"]',
+]
+
+
+def use_home(home: Path) -> Settings:
+    """Point every component at `home`, with the pinned clock."""
+    os.environ["TALLYHOUSE_HOME"] = str(home)
+    os.environ["TALLYHOUSE_NOW"] = PINNED_NOW
+    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def built_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, BuildSummary]]:
+    home = tmp_path_factory.mktemp("tallyhouse")
+    settings = use_home(home)
+    generate_events(settings.landing_dir, events=FIXTURE_EVENTS, days=60, orgs=3, seed=7,
+                    now=settings.clock(), file_format="jsonl")
+    (settings.landing_dir / "acme" / "hand-written.jsonl").write_text("\n".join(MALFORMED_LINES) + "\n")
+    summary = run_build(settings)
+    assert summary.success, "the fixture build failed"
+    yield settings, summary
+
+
+@pytest.fixture(scope="session")
+def snapshot(built_home) -> Iterator[duckdb.DuckDBPyConnection]:
+    settings, _ = built_home
+    with duckdb.connect(str(settings.current_snapshot), read_only=True) as con:
+        yield con
+
+
+@pytest.fixture
+def home_copy(built_home, tmp_path: Path) -> Iterator[Settings]:
+    """A private copy of the built home, for tests that build again."""
+    settings, _ = built_home
+    target = tmp_path / "home"
+    shutil.copytree(settings.root, target, symlinks=True)
+    yield use_home(target)
+    use_home(settings.root)

@@ -1,0 +1,71 @@
+"""Rebuilding changes nothing; a new landing file adds exactly its events."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+
+from orchestration.build import run_build
+
+MART_QUERIES = {
+    "fct_usage_costs": "select event_id, cost_usd, pricing_status from fct_usage_costs",
+    "fct_daily_costs": "select daily_cost_id, event_count, cost_usd from fct_daily_costs",
+    "fct_period_costs": "select period_cost_id, cost_usd, previous_cost_usd from fct_period_costs",
+    "fct_hourly_usage": "select hourly_usage_id, event_count, quantity_sum from fct_hourly_usage",
+}
+
+
+def _marts(path) -> dict[str, set]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {name: set(con.execute(sql).fetchall()) for name, sql in MART_QUERIES.items()}
+
+
+def test_rebuild_ingests_nothing_and_changes_nothing(home_copy):
+    before = _marts(home_copy.current_snapshot)
+    summary = run_build(home_copy)
+    assert summary.success
+    assert (summary.files_ingested, summary.events_ingested, summary.duplicates) == (0, 0, 0)
+    assert _marts(home_copy.current_snapshot) == before
+
+
+def test_a_new_file_adds_exactly_its_events(home_copy):
+    with duckdb.connect(str(home_copy.current_snapshot), read_only=True) as con:
+        (events_before,) = con.execute("select count(*) from fct_usage_costs").fetchone()
+        (cost_before,) = con.execute("select sum(cost_usd) from fct_usage_costs").fetchone()
+        retried = con.execute(
+            "select idempotency_key from fct_usage_costs where organization_id = 'globex' limit 1"
+        ).fetchone()[0]
+    original = next(
+        json.loads(line)
+        for path in (home_copy.landing_dir / "globex").glob("*.jsonl")
+        for line in path.read_text().splitlines()
+        if json.loads(line)["idempotencyKey"] == retried
+    )
+    new_events = [
+        # 1,000,000 gpt-4o-mini input tokens at $0.15 per million = $0.15
+        {"eventType": "llm_call", "metricName": "input_tokens", "quantity": 1_000_000,
+         "idempotencyKey": "new-1", "timestamp": "2026-11-20T10:00:00Z", "userId": "user_new",
+         "metadata": {"model": "gpt-4o-mini", "provider": "openai", "feature": "chat"}},
+        # caller-given cost
+        {"eventType": "llm_call", "metricName": "tokens", "quantity": 10, "costUsd": 2.5,
+         "idempotencyKey": "new-2", "timestamp": "2026-11-21T10:00:00Z", "userId": "user_new",
+         "metadata": {"model": "gpt-4o", "provider": "openai"}},
+    ]
+    lines = [json.dumps(e) for e in new_events] + [json.dumps(original), "{broken"]
+    (home_copy.landing_dir / "globex" / "second.jsonl").write_text("\n".join(lines) + "\n")
+
+    summary = run_build(home_copy)
+
+    assert summary.success
+    assert (summary.files_ingested, summary.events_ingested) == (1, 2)
+    assert (summary.duplicates, summary.events_rejected) == (1, 1)
+    with duckdb.connect(str(home_copy.current_snapshot), read_only=True) as con:
+        (events_after,) = con.execute("select count(*) from fct_usage_costs").fetchone()
+        (cost_after,) = con.execute("select sum(cost_usd) from fct_usage_costs").fetchone()
+        user_cost = con.execute(
+            "select cost_usd from dim_end_users where organization_id = 'globex' and end_user_id = 'user_new'"
+        ).fetchone()[0]
+    assert events_after == events_before + 2
+    assert cost_after - cost_before == user_cost
+    assert user_cost == __import__("decimal").Decimal("2.65")
