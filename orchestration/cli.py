@@ -32,8 +32,13 @@ def generate(
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("generating events", total=events)
         result = generate_events(
-            settings.landing_dir, events=events, days=days, orgs=orgs, seed=seed,
-            now=settings.clock(), file_format=file_format,
+            settings.landing_dir,
+            events=events,
+            days=days,
+            orgs=orgs,
+            seed=seed,
+            now=settings.clock(),
+            file_format=file_format,
             progress=lambda n: progress.advance(task, n),
         )
     console.print(
@@ -54,7 +59,9 @@ def _build():
     from orchestration.build import run_build
 
     settings = get_settings()
-    console.print(f"building the warehouse in {settings.root} (Dagster run view: dagster dev -w workspace.yaml)")
+    console.print(
+        f"building the warehouse in {settings.root} (Dagster run view: dagster dev -w workspace.yaml)"
+    )
     summary = run_build(settings)
     status = "[green]succeeded[/green]" if summary.success else "[red]failed[/red]"
     console.print(
@@ -82,8 +89,8 @@ def demo(
         raise typer.Exit(code=1)
     console.print(
         "query it:\n"
-        f"  duckdb {settings.current_snapshot} -c \"select model, sum(cost_usd) from "
-        "fct_daily_costs group by 1 order by 2 desc\""
+        f'  duckdb {settings.current_snapshot} -c "select model, sum(cost_usd) from '
+        'fct_daily_costs group by 1 order by 2 desc"'
     )
 
 

@@ -35,9 +35,18 @@ def use_home(home: Path) -> Settings:
 def built_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, BuildSummary]]:
     home = tmp_path_factory.mktemp("tallyhouse")
     settings = use_home(home)
-    generate_events(settings.landing_dir, events=FIXTURE_EVENTS, days=60, orgs=3, seed=7,
-                    now=settings.clock(), file_format="jsonl")
-    (settings.landing_dir / "acme" / "hand-written.jsonl").write_text("\n".join(MALFORMED_LINES) + "\n")
+    generate_events(
+        settings.landing_dir,
+        events=FIXTURE_EVENTS,
+        days=60,
+        orgs=3,
+        seed=7,
+        now=settings.clock(),
+        file_format="jsonl",
+    )
+    (settings.landing_dir / "acme" / "hand-written.jsonl").write_text(
+        "\n".join(MALFORMED_LINES) + "\n"
+    )
     summary = run_build(settings)
     assert summary.success, "the fixture build failed"
     yield settings, summary

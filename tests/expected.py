@@ -98,8 +98,9 @@ def price(body: dict) -> tuple[Decimal, str]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = calc_price(_usage(parts), model, provider_id=provider,
-                                genai_request_timestamp=when)
+            result = calc_price(
+                _usage(parts), model, provider_id=provider, genai_request_timestamp=when
+            )
     except LookupError:
         return Decimal(0), "unpriced"
     return result.total_price, "priced"

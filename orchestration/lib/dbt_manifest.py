@@ -11,8 +11,13 @@ from orchestration.settings import DBT_PROJECT_DIR
 
 
 def _newest_source_mtime() -> float:
-    roots = [DBT_PROJECT_DIR / "models", DBT_PROJECT_DIR / "macros", DBT_PROJECT_DIR / "tests",
-             DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR.parent / "seeds"]
+    roots = [
+        DBT_PROJECT_DIR / "models",
+        DBT_PROJECT_DIR / "macros",
+        DBT_PROJECT_DIR / "tests",
+        DBT_PROJECT_DIR / "dbt_project.yml",
+        DBT_PROJECT_DIR.parent / "seeds",
+    ]
     mtimes = [0.0]
     for root in roots:
         if root.is_file():
@@ -29,8 +34,17 @@ def ensure_manifest() -> Path:
         return manifest
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "parse", "--quiet",
-         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
-        check=True, env=env, cwd=DBT_PROJECT_DIR,
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+        ],
+        check=True,
+        env=env,
+        cwd=DBT_PROJECT_DIR,
     )
     return manifest

@@ -48,8 +48,9 @@ FEATURES = ["chat", "search", "summarize", "code_assist", "support_bot", "transl
 ORG_NAMES = ["acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "wonka"]
 NON_LLM = [("api_call", "requests"), ("document_processed", "pages"), ("user-login", "logins")]
 # Hour-of-day weights (UTC): quiet nights, a working-day peak.
-HOUR_WEIGHTS = np.array([2, 1.5, 1, 1, 1, 1.5, 3, 5, 7, 9, 10, 10, 9, 10, 11, 11, 10, 9, 7, 6,
-                         5, 4, 3, 2.5])
+HOUR_WEIGHTS = np.array(
+    [2, 1.5, 1, 1, 1, 1.5, 3, 5, 7, 9, 10, 10, 9, 10, 11, 11, 10, 9, 7, 6, 5, 4, 3, 2.5]
+)
 # Kinds of calls: split events, one request-split event, unsplit tokens, caller cost, non-LLM.
 KINDS = ["split", "request", "unsplit", "caller_cost", "non_llm"]
 KIND_WEIGHTS = np.array([0.30, 0.45, 0.05, 0.04, 0.16])
@@ -70,7 +71,9 @@ def _timestamps(rng: np.random.Generator, n: int, now: datetime, days: int) -> n
     """Epoch seconds with daily and weekly cycles and gentle growth, all within `days` of now."""
     start = now - timedelta(days=days)
     start_midnight = datetime(start.year, start.month, start.day, tzinfo=start.tzinfo)
-    day_starts = np.array([(start_midnight + timedelta(days=i)).timestamp() for i in range(days + 1)])
+    day_starts = np.array(
+        [(start_midnight + timedelta(days=i)).timestamp() for i in range(days + 1)]
+    )
     weekday = np.array([(start_midnight + timedelta(days=i)).weekday() for i in range(days + 1)])
     day_weight = np.where(weekday >= 5, 0.45, 1.0) * np.linspace(0.8, 1.2, days + 1)
     day = rng.choice(days + 1, size=n, p=_weights(day_weight))
@@ -152,9 +155,13 @@ def _draw_events(
     output_tokens = _lognormal_int(rng, 280, 0.9, calls)
     long_ok = np.array([m[1] in LONG_CONTEXT_MODELS for m in MODELS])[model]
     input_tokens = np.where(long_ok, input_tokens, np.minimum(input_tokens, 150_000))
-    cache_read = np.where(rng.random(calls) < 0.35, (input_tokens * rng.random(calls)).astype(np.int64), 0)
+    cache_read = np.where(
+        rng.random(calls) < 0.35, (input_tokens * rng.random(calls)).astype(np.int64), 0
+    )
     writes_ok = np.array([m[0] in CACHE_WRITE_PROVIDERS for m in MODELS])[model]
-    cache_write = np.where(writes_ok & (rng.random(calls) < 0.15), _lognormal_int(rng, 1200, 0.8, calls), 0)
+    cache_write = np.where(
+        writes_ok & (rng.random(calls) < 0.15), _lognormal_int(rng, 1200, 0.8, calls), 0
+    )
     reasoning = _lognormal_int(rng, 600, 1.0, calls)
     caller_cost = np.round(rng.lognormal(np.log(0.004), 1.0, size=calls), 6)
     non_llm = rng.choice(len(NON_LLM), size=calls)
@@ -204,14 +211,24 @@ def _body(rows: dict[str, np.ndarray], i: int, stamps: dict[int, str]) -> dict[s
     cr, cw = int(rows["cache_read"][i]), int(rows["cache_write"][i])
     inp_uncached = max(inp - cr, 0)
     metadata: dict[str, object] = {
-        "model": model_name, "provider": provider, "feature": FEATURES[rows["feature"][i]],
+        "model": model_name,
+        "provider": provider,
+        "feature": FEATURES[rows["feature"][i]],
     }
-    body: dict[str, object] = {"eventType": "llm_call", "idempotencyKey": key,
-                               "timestamp": stamps[i], "userId": user}
+    body: dict[str, object] = {
+        "eventType": "llm_call",
+        "idempotencyKey": key,
+        "timestamp": stamps[i],
+        "userId": user,
+    }
     if kind == "split":
         metric = _split_part(cr, cw, int(rows["part"][i]))
-        quantity = {"input_tokens": inp_uncached, "output_tokens": out,
-                    "cache_read_tokens": cr, "cache_write_tokens": cw}[metric]
+        quantity = {
+            "input_tokens": inp_uncached,
+            "output_tokens": out,
+            "cache_read_tokens": cr,
+            "cache_write_tokens": cw,
+        }[metric]
         body.update(metricName=metric, quantity=quantity)
     elif kind == "request":
         split = {"inputTokens": inp_uncached, "outputTokens": out}
@@ -226,12 +243,16 @@ def _body(rows: dict[str, np.ndarray], i: int, stamps: dict[int, str]) -> dict[s
     elif kind == "unsplit":
         body.update(metricName="tokens", quantity=inp_uncached + out)
     elif kind == "caller_cost":
-        body.update(metricName="tokens", quantity=inp_uncached + out,
-                    costUsd=float(rows["caller_cost"][i]))
+        body.update(
+            metricName="tokens", quantity=inp_uncached + out, costUsd=float(rows["caller_cost"][i])
+        )
     else:
         event_type, metric = NON_LLM[rows["non_llm"][i]]
-        body.update(eventType=event_type, metricName=metric,
-                    quantity=int(rows["pages"][i]) if metric == "pages" else 1)
+        body.update(
+            eventType=event_type,
+            metricName=metric,
+            quantity=int(rows["pages"][i]) if metric == "pages" else 1,
+        )
         metadata = {"feature": metadata["feature"]}
         if event_type == "user-login":
             body["value"] = user
@@ -250,17 +271,34 @@ def _write_file(path: Path, rows: dict[str, np.ndarray], idx: np.ndarray, file_f
                 out.write(json.dumps(body, separators=(",", ":")))
                 out.write("\n")
     else:
-        columns: dict[str, list[object]] = {k: [] for k in (
-            "eventType", "metricName", "quantity", "idempotencyKey", "timestamp", "userId",
-            "costUsd", "value", "metadata")}
+        columns: dict[str, list[object]] = {
+            k: []
+            for k in (
+                "eventType",
+                "metricName",
+                "quantity",
+                "idempotencyKey",
+                "timestamp",
+                "userId",
+                "costUsd",
+                "value",
+                "metadata",
+            )
+        }
         for body in bodies:
             for name, values in columns.items():
                 value = body.get(name)
-                values.append(json.dumps(value, separators=(",", ":")) if name == "metadata" else value)
-        table = pa.table({
-            name: pa.array(values, type=pa.float64() if name in ("quantity", "costUsd") else pa.string())
-            for name, values in columns.items()
-        })
+                values.append(
+                    json.dumps(value, separators=(",", ":")) if name == "metadata" else value
+                )
+        table = pa.table(
+            {
+                name: pa.array(
+                    values, type=pa.float64() if name in ("quantity", "costUsd") else pa.string()
+                )
+                for name, values in columns.items()
+            }
+        )
         pq.write_table(table, tmp)
     # landing files appear whole: a build never reads half of one
     tmp.replace(path)

@@ -100,7 +100,9 @@ def _regex_clauses(regex: str) -> list[tuple[str, str]]:
 
 
 def _utc_time(value: time) -> str:
-    return gp._utc_timetz(value).strftime("%H:%M:%S") if value.tzinfo else value.strftime("%H:%M:%S")
+    return (
+        gp._utc_timetz(value).strftime("%H:%M:%S") if value.tzinfo else value.strftime("%H:%M:%S")
+    )
 
 
 def _price_sets(model: gp.ModelInfo) -> list[gp.ConditionalPrice]:
@@ -176,7 +178,9 @@ def _write(path: Path, header: list[str], rows: Iterator[list[object]]) -> int:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header)
         for row in rows:
-            writer.writerow(["" if v is None else (f"{v:f}" if isinstance(v, Decimal) else v) for v in row])
+            writer.writerow(
+                ["" if v is None else (f"{v:f}" if isinstance(v, Decimal) else v) for v in row]
+            )
             count += 1
     return count
 
@@ -207,8 +211,15 @@ def _rule_rows() -> Iterator[list[object]]:
             for group_index, group in enumerate(dnf):
                 for clause_index, (clause_type, value) in enumerate(group):
                     yield [
-                        subject, provider.id, model_id, match_order, group_index, clause_index,
-                        len(group), clause_type, value,
+                        subject,
+                        provider.id,
+                        model_id,
+                        match_order,
+                        group_index,
+                        clause_index,
+                        len(group),
+                        clause_type,
+                        value,
                     ]
 
 
@@ -224,17 +235,28 @@ def write_seeds(seeds_dir: Path) -> dict[str, int]:
     seeds_dir.mkdir(parents=True, exist_ok=True)
     return {
         "providers": _write(
-            seeds_dir / "providers.csv", ["provider_id", "provider_name", "provider_order"],
+            seeds_dir / "providers.csv",
+            ["provider_id", "provider_name", "provider_order"],
             _provider_rows(),
         ),
         "provider_fallbacks": _write(
             seeds_dir / "provider_fallbacks.csv",
-            ["provider_id", "fallback_rank", "fallback_provider_id"], _fallback_rows(),
+            ["provider_id", "fallback_rank", "fallback_provider_id"],
+            _fallback_rows(),
         ),
         "model_match_rules": _write(
             seeds_dir / "model_match_rules.csv",
-            ["subject", "provider_id", "model_id", "match_order", "rule_group", "clause_index",
-             "group_size", "clause_type", "clause_value"],
+            [
+                "subject",
+                "provider_id",
+                "model_id",
+                "match_order",
+                "rule_group",
+                "clause_index",
+                "group_size",
+                "clause_type",
+                "clause_value",
+            ],
             _rule_rows(),
         ),
         "model_prices": _write(

@@ -63,10 +63,14 @@ def test_per_organization_totals_match(expected, snapshot):
     oracle: dict[str, Decimal] = {}
     for e in expected.values():
         oracle[e.organization_id] = oracle.get(e.organization_id, Decimal(0)) + e.cost_usd
-    rows = dict(snapshot.execute(
-        "select organization_id, sum(cost_usd) from fct_daily_costs group by 1").fetchall())
+    rows = dict(
+        snapshot.execute(
+            "select organization_id, sum(cost_usd) from fct_daily_costs group by 1"
+        ).fetchall()
+    )
     assert {k: v.quantize(CENT) for k, v in rows.items()} == {
-        k: v.quantize(CENT) for k, v in oracle.items()}
+        k: v.quantize(CENT) for k, v in oracle.items()
+    }
 
 
 def test_duplicates_are_counted_once(built_home, snapshot):

@@ -58,7 +58,9 @@ def test_hourly_usage_aggregates_quantities(snapshot):
         "select organization_id, end_user_id, event_type, metric_name, event_at, quantity "
         "from fct_usage_costs"
     ).fetchall():
-        expected[(org, user, event_type, metric, at.replace(minute=0, second=0, microsecond=0))].append(quantity)
+        expected[
+            (org, user, event_type, metric, at.replace(minute=0, second=0, microsecond=0))
+        ].append(quantity)
     rows = snapshot.execute(
         "select organization_id, customer_id, event_type, metric_name, usage_hour, event_count, "
         "quantity_sum, quantity_min, quantity_max from fct_hourly_usage"

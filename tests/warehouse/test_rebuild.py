@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import duckdb
 
@@ -44,13 +45,26 @@ def test_a_new_file_adds_exactly_its_events(home_copy):
     )
     new_events = [
         # 1,000,000 gpt-4o-mini input tokens at $0.15 per million = $0.15
-        {"eventType": "llm_call", "metricName": "input_tokens", "quantity": 1_000_000,
-         "idempotencyKey": "new-1", "timestamp": "2026-11-20T10:00:00Z", "userId": "user_new",
-         "metadata": {"model": "gpt-4o-mini", "provider": "openai", "feature": "chat"}},
+        {
+            "eventType": "llm_call",
+            "metricName": "input_tokens",
+            "quantity": 1_000_000,
+            "idempotencyKey": "new-1",
+            "timestamp": "2026-11-20T10:00:00Z",
+            "userId": "user_new",
+            "metadata": {"model": "gpt-4o-mini", "provider": "openai", "feature": "chat"},
+        },
         # caller-given cost
-        {"eventType": "llm_call", "metricName": "tokens", "quantity": 10, "costUsd": 2.5,
-         "idempotencyKey": "new-2", "timestamp": "2026-11-21T10:00:00Z", "userId": "user_new",
-         "metadata": {"model": "gpt-4o", "provider": "openai"}},
+        {
+            "eventType": "llm_call",
+            "metricName": "tokens",
+            "quantity": 10,
+            "costUsd": 2.5,
+            "idempotencyKey": "new-2",
+            "timestamp": "2026-11-21T10:00:00Z",
+            "userId": "user_new",
+            "metadata": {"model": "gpt-4o", "provider": "openai"},
+        },
     ]
     lines = [json.dumps(e) for e in new_events] + [json.dumps(original), "{broken"]
     (home_copy.landing_dir / "globex" / "second.jsonl").write_text("\n".join(lines) + "\n")
@@ -68,4 +82,4 @@ def test_a_new_file_adds_exactly_its_events(home_copy):
         ).fetchone()[0]
     assert events_after == events_before + 2
     assert cost_after - cost_before == user_cost
-    assert user_cost == __import__("decimal").Decimal("2.65")
+    assert user_cost == Decimal("2.65")

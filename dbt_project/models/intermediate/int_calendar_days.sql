@@ -5,7 +5,8 @@ with events as (
 
 digits as (
     {% for digit in range(10) %}
-    select {{ digit }} as digit {% if not loop.last %}union all{% endif %}
+        select {{ digit }} as digit {% if not loop.last %}
+            union all{% endif %}
     {% endfor %}
 ),
 
@@ -28,8 +29,9 @@ bounds as (
 ),
 
 final as (
-    select cast({{ dbt.dateadd('day', 'numbers.day_offset', 'bounds.first_date') }} as date)
-        as calendar_date
+    select
+        cast({{ dbt.dateadd('day', 'numbers.day_offset', 'bounds.first_date') }} as date)
+            as calendar_date
     from bounds
     cross join numbers
     where cast({{ dbt.dateadd('day', 'numbers.day_offset', 'bounds.first_date') }} as date)

@@ -57,13 +57,21 @@ providers_ranked as (
 ),
 
 resolved_providers as (
-    select provider_ref, model_ref, provider_id
+    select
+        provider_ref,
+        model_ref,
+        provider_id
     from providers_ranked
     where provider_rank = 1
 ),
 
 candidate_providers as (
-    select provider_ref, model_ref, provider_id, provider_id as model_provider_id, 0 as fallback_rank
+    select
+        provider_ref,
+        model_ref,
+        provider_id,
+        provider_id as model_provider_id,
+        0 as fallback_rank
     from resolved_providers
     union all
     select

@@ -39,7 +39,11 @@ resolved as (
 ),
 
 event_instants as (
-    select distinct event_id, event_at, price_provider_id, model_id
+    select distinct
+        event_id,
+        event_at,
+        price_provider_id,
+        model_id
     from resolved
     where model_id is not null
 ),
@@ -54,8 +58,10 @@ active_sets as (
                 then price_sets.price_set_index
             when price_sets.constraint_type = 'time_of_day'
                 and price_sets.window_end_second < price_sets.window_start_second
-                and ({{ second_of_day('event_instants.event_at') }} >= price_sets.window_start_second
-                    or {{ second_of_day('event_instants.event_at') }} < price_sets.window_end_second)
+                and (
+                    {{ second_of_day('event_instants.event_at') }} >= price_sets.window_start_second
+                    or {{ second_of_day('event_instants.event_at') }} < price_sets.window_end_second
+                )
                 then price_sets.price_set_index
             when price_sets.constraint_type = 'time_of_day'
                 and {{ second_of_day('event_instants.event_at') }} >= price_sets.window_start_second

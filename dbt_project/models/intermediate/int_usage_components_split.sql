@@ -10,9 +10,9 @@ token_events as (
         *,
         case
             when metric_name in (
-                'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_write_tokens',
-                'reasoning_tokens'
-            ) then 'split_event'
+                    'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_write_tokens',
+                    'reasoning_tokens'
+                ) then 'split_event'
             when input_tokens is not null or output_tokens is not null
                 or cache_read_tokens is not null or cache_write_tokens is not null
                 or reasoning_tokens is not null then 'request_split'
@@ -56,14 +56,14 @@ request_split as (
 
 request_components as (
     {% for usage_type in ['input', 'output', 'cache_read', 'cache_write', 'reasoning'] %}
-    select
-        event_id,
-        '{{ usage_type }}' as usage_type,
-        cast({{ usage_type }}_tokens as decimal(18, 6)) as quantity,
-        tier_input_tokens
-    from request_split
-    where {{ usage_type }}_tokens is not null
-    {% if not loop.last %}union all{% endif %}
+        select
+            event_id,
+            '{{ usage_type }}' as usage_type,
+            cast({{ usage_type }}_tokens as decimal(18, 6)) as quantity,
+            tier_input_tokens
+        from request_split
+        where {{ usage_type }}_tokens is not null
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 

@@ -21,8 +21,10 @@ active_sets as (
                 and cast(as_of.as_of_at as date) >= prices.effective_from then prices.price_set_index
             when prices.constraint_type = 'time_of_day'
                 and prices.window_end_second < prices.window_start_second
-                and ({{ second_of_day('as_of.as_of_at') }} >= prices.window_start_second
-                    or {{ second_of_day('as_of.as_of_at') }} < prices.window_end_second)
+                and (
+                    {{ second_of_day('as_of.as_of_at') }} >= prices.window_start_second
+                    or {{ second_of_day('as_of.as_of_at') }} < prices.window_end_second
+                )
                 then prices.price_set_index
             when prices.constraint_type = 'time_of_day'
                 and {{ second_of_day('as_of.as_of_at') }} >= prices.window_start_second

@@ -10,24 +10,32 @@ days as (
 ),
 
 org_ranges as (
-    select organization_id, min(cost_date) as first_date
+    select
+        organization_id,
+        min(cost_date) as first_date
     from daily_costs
     group by organization_id
 ),
 
 org_models as (
-    select distinct organization_id, model from daily_costs
+    select distinct
+        organization_id,
+        model
+    from daily_costs
     union all
-    select organization_id, '(all models)' as model from org_ranges
+    select
+        organization_id,
+        '(all models)' as model
+    from org_ranges
 ),
 
 periods as (
     {% for grain in ['week', 'month'] %}
-    select distinct
-        '{{ grain }}' as period_grain,
-        cast({{ dbt.date_trunc(grain, 'calendar_date') }} as date) as period_start
-    from days
-    {% if not loop.last %}union all{% endif %}
+        select distinct
+            '{{ grain }}' as period_grain,
+            cast({{ dbt.date_trunc(grain, 'calendar_date') }} as date) as period_start
+        from days
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
@@ -52,26 +60,26 @@ org_periods as (
 
 costs as (
     {% for grain in ['week', 'month'] %}
-    select
-        organization_id,
-        model,
-        '{{ grain }}' as period_grain,
-        cast({{ dbt.date_trunc(grain, 'cost_date') }} as date) as period_start,
-        sum(cost_usd) as cost_usd,
-        sum(event_count) as event_count
-    from daily_costs
-    group by organization_id, model, cast({{ dbt.date_trunc(grain, 'cost_date') }} as date)
-    union all
-    select
-        organization_id,
-        '(all models)' as model,
-        '{{ grain }}' as period_grain,
-        cast({{ dbt.date_trunc(grain, 'cost_date') }} as date) as period_start,
-        sum(cost_usd) as cost_usd,
-        sum(event_count) as event_count
-    from daily_costs
-    group by organization_id, cast({{ dbt.date_trunc(grain, 'cost_date') }} as date)
-    {% if not loop.last %}union all{% endif %}
+        select
+            organization_id,
+            model,
+            '{{ grain }}' as period_grain,
+            cast({{ dbt.date_trunc(grain, 'cost_date') }} as date) as period_start,
+            sum(cost_usd) as cost_usd,
+            sum(event_count) as event_count
+        from daily_costs
+        group by organization_id, model, cast({{ dbt.date_trunc(grain, 'cost_date') }} as date)
+        union all
+        select
+            organization_id,
+            '(all models)' as model,
+            '{{ grain }}' as period_grain,
+            cast({{ dbt.date_trunc(grain, 'cost_date') }} as date) as period_start,
+            sum(cost_usd) as cost_usd,
+            sum(event_count) as event_count
+        from daily_costs
+        group by organization_id, cast({{ dbt.date_trunc(grain, 'cost_date') }} as date)
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 

@@ -49,10 +49,7 @@ final as (
         cast(event_costs.cache_read_tokens as decimal(18, 6)) as cache_read_tokens,
         cast(event_costs.cache_write_tokens as decimal(18, 6)) as cache_write_tokens,
         cast(event_costs.reasoning_tokens as decimal(18, 6)) as reasoning_tokens,
-        cast(case
-            when events.caller_cost_usd is not null then events.caller_cost_usd
-            else coalesce(event_costs.cost_usd, 0)
-        end as decimal(38, 18)) as cost_usd,
+        cast(coalesce(events.caller_cost_usd, coalesce(event_costs.cost_usd, 0)) as decimal(38, 18)) as cost_usd,
         event_costs.price_set_id,
         case
             when events.caller_cost_usd is not null then 'caller_cost'

@@ -20,10 +20,25 @@ from orchestration.lib.sql import load_sql
 
 SQL_DIR = Path(__file__).parent
 ORGANIZATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+FORMATS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+}
 # The event body's fields, in the order the API documents them.
-BODY_FIELDS = ("eventType", "metricName", "quantity", "idempotencyKey", "timestamp", "userId",
-               "costUsd", "value", "metadata")
+BODY_FIELDS = (
+    "eventType",
+    "metricName",
+    "quantity",
+    "idempotencyKey",
+    "timestamp",
+    "userId",
+    "costUsd",
+    "value",
+    "metadata",
+)
 JSON_VALUED = ("quantity", "costUsd", "metadata")  # CSV cells holding JSON, not plain text
 
 
@@ -68,24 +83,32 @@ def discover(landing_dir: Path) -> list[LandingFile]:
             file_format = FORMATS.get(path.suffix.lower())
             if file_format is None or not path.is_file():
                 continue
-            found.append(LandingFile(
-                organization_id=org_dir.name,
-                path=path,
-                relative_path=str(path.relative_to(landing_dir)),
-                file_format=file_format,
-                sha256=_sha256(path),
-                size_bytes=path.stat().st_size,
-            ))
+            found.append(
+                LandingFile(
+                    organization_id=org_dir.name,
+                    path=path,
+                    relative_path=str(path.relative_to(landing_dir)),
+                    file_format=file_format,
+                    sha256=_sha256(path),
+                    size_bytes=path.stat().st_size,
+                )
+            )
     return found
 
 
 def _tabular_lines_sql(con: duckdb.DuckDBPyConnection, file: LandingFile) -> str:
     """INSERT of one JSON text per CSV/Parquet row, so every format shares one validation."""
-    reader = "read_parquet($4)" if file.file_format == "parquet" else (
-        "read_csv($4, all_varchar = true, header = true)"
+    reader = (
+        "read_parquet($4)"
+        if file.file_format == "parquet"
+        else ("read_csv($4, all_varchar = true, header = true)")
     )
-    columns = {row[0]: row[1] for row in con.execute(f"describe select * from {reader}", [
-        None, None, None, str(file.path)]).fetchall()}
+    columns = {
+        row[0]: row[1]
+        for row in con.execute(
+            f"describe select * from {reader}", [None, None, None, str(file.path)]
+        ).fetchall()
+    }
     parts = []
     for name in BODY_FIELDS:
         if name not in columns:
@@ -122,7 +145,9 @@ def ingest(
 ) -> IngestReport:
     """Ingest every landing file not seen before; returns what this run did, in numbers."""
     con.execute(load_sql(SQL_DIR, "create_raw_tables"))
-    run_id = con.execute("select coalesce(max(ingest_run_id), 0) + 1 from raw.ingest_runs").fetchone()[0]
+    run_id = con.execute(
+        "select coalesce(max(ingest_run_id), 0) + 1 from raw.ingest_runs"
+    ).fetchone()[0]
     report = IngestReport(ingest_run_id=run_id)
     now_naive = now.replace(tzinfo=None)
     seen = {
@@ -147,8 +172,13 @@ def ingest(
                 unreadable[file.relative_path] = str(error).splitlines()[0][:500]
                 con.execute(
                     "insert into raw.rejected_events values (?, ?, null, ?, null, ?, ?)",
-                    [file.organization_id, file.relative_path,
-                     f"file could not be read: {unreadable[file.relative_path]}", run_id, now_naive],
+                    [
+                        file.organization_id,
+                        file.relative_path,
+                        f"file could not be read: {unreadable[file.relative_path]}",
+                        run_id,
+                        now_naive,
+                    ],
                 )
                 _record_file(con, file, "rejected", (0, 0, 1, 0), run_id, now_naive)
         con.execute(
@@ -159,8 +189,7 @@ def ingest(
         con.execute(load_sql(SQL_DIR, "insert_new_events"), [run_id, now_naive])
         con.execute(load_sql(SQL_DIR, "insert_rejects"), [run_id, now_naive])
         outcomes = {
-            row[0]: row[1:]
-            for row in con.execute(load_sql(SQL_DIR, "file_outcomes")).fetchall()
+            row[0]: row[1:] for row in con.execute(load_sql(SQL_DIR, "file_outcomes")).fetchall()
         }
         for file in staged:
             counts = outcomes.get(file.relative_path, (0, 0, 0, 0))
@@ -173,8 +202,15 @@ def ingest(
         report.rejected_files = sorted(unreadable)
         con.execute(
             "insert into raw.ingest_runs values (?, ?, ?, ?, ?, ?, ?)",
-            [run_id, now_naive, report.files_ingested, report.files_skipped,
-             report.events_ingested, report.events_rejected, report.duplicates],
+            [
+                run_id,
+                now_naive,
+                report.files_ingested,
+                report.files_skipped,
+                report.events_ingested,
+                report.events_rejected,
+                report.duplicates,
+            ],
         )
         con.execute("commit")
     except BaseException:
@@ -193,6 +229,14 @@ def _record_file(
 ) -> None:
     con.execute(
         "insert into raw.landing_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [file.sha256, file.organization_id, file.relative_path, file.size_bytes, status,
-         *counts, run_id, now],
+        [
+            file.sha256,
+            file.organization_id,
+            file.relative_path,
+            file.size_bytes,
+            status,
+            *counts,
+            run_id,
+            now,
+        ],
     )

@@ -14,11 +14,17 @@ def landing_signature() -> str:
         for path in sorted(landing.rglob("*")):
             if path.suffix.lower() in FORMATS and path.is_file():
                 stat = path.stat()
-                digest.update(f"{path.relative_to(landing)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+                digest.update(
+                    f"{path.relative_to(landing)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode()
+                )
     return digest.hexdigest()
 
 
-@dg.sensor(job_name="build_warehouse", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(
+    job_name="build_warehouse",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
 def landing_files_sensor(context: dg.SensorEvaluationContext):
     """Start a build when landing files appear or change."""
     signature = landing_signature()

@@ -3,8 +3,14 @@ import dagster as dg
 from orchestration.defs.publish.snapshot import publish
 from orchestration.defs.resources import TallyhouseResource
 
-MARTS = ["fct_usage_costs", "fct_daily_costs", "fct_period_costs", "fct_hourly_usage",
-         "dim_models", "dim_end_users"]
+MARTS = [
+    "fct_usage_costs",
+    "fct_daily_costs",
+    "fct_period_costs",
+    "fct_hourly_usage",
+    "dim_models",
+    "dim_end_users",
+]
 
 
 @dg.asset(
@@ -18,8 +24,11 @@ def serving_snapshot(context: dg.AssetExecutionContext, tallyhouse: TallyhouseRe
     settings = tallyhouse.settings()
     with tallyhouse.connect() as warehouse:
         snapshot = publish(
-            warehouse, settings.serving_dir, settings.current_snapshot,
-            now=tallyhouse.now(), keep=settings.snapshots_kept,
+            warehouse,
+            settings.serving_dir,
+            settings.current_snapshot,
+            now=tallyhouse.now(),
+            keep=settings.snapshots_kept,
         )
     context.log.info(f"published snapshot {snapshot.version} at {settings.current_snapshot}")
     return dg.MaterializeResult(

@@ -40,7 +40,11 @@ def _version(now: datetime, serving_dir: Path) -> str:
 
 
 def publish(
-    warehouse: duckdb.DuckDBPyConnection, serving_dir: Path, current: Path, *, now: datetime,
+    warehouse: duckdb.DuckDBPyConnection,
+    serving_dir: Path,
+    current: Path,
+    *,
+    now: datetime,
     keep: int,
 ) -> PublishedSnapshot:
     snapshots = serving_dir / "snapshots"
@@ -62,8 +66,12 @@ def publish(
     try:
         for schema, name in tables:
             # identifiers come from the catalog above, never from input
-            warehouse.execute(f'create table snapshot.main."{name}" as select * from {schema}."{name}"')
-            counts[name] = warehouse.execute(f'select count(*) from snapshot.main."{name}"').fetchone()[0]
+            warehouse.execute(
+                f'create table snapshot.main."{name}" as select * from {schema}."{name}"'
+            )
+            counts[name] = warehouse.execute(
+                f'select count(*) from snapshot.main."{name}"'
+            ).fetchone()[0]
         warehouse.execute(load_sql(SQL_DIR, "snapshot_info"), [version, now.replace(tzinfo=None)])
     finally:
         warehouse.execute("detach snapshot")

@@ -27,7 +27,9 @@ select
     line_number as source_line,
     $1 as ingest_run_id
 from (
-    select *, md5(organization_id || chr(31) || idempotency_key) as h
+    select
+        *,
+        md5(organization_id || chr(31) || idempotency_key) as h
     from landing_classified
     where outcome = 'new'
-);
+) as new_events;

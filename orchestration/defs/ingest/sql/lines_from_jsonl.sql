@@ -1,8 +1,15 @@
 -- $1 organization, $2 path as recorded, $3 file sha256, $4 path to read
 insert into landing_lines
-select $1, $2, $3, line_number, rtrim(raw_line, chr(13))
+select
+    $1 as organization_id,
+    $2 as source_file,
+    $3 as file_sha256,
+    lines.line_number,
+    rtrim(lines.raw_line, chr(13)) as raw_line
 from (
-    select unnest(lines) as raw_line, unnest(range(1, len(lines) + 1)) as line_number
-    from (select string_split(content, chr(10)) as lines from read_text($4))
-)
-where trim(raw_line) <> '';
+    select
+        unnest(file_lines.split_lines) as raw_line,
+        unnest(range(1, len(file_lines.split_lines) + 1)) as line_number
+    from (select string_split(content, chr(10)) as split_lines from read_text($4)) as file_lines
+) as lines
+where trim(lines.raw_line) <> '';

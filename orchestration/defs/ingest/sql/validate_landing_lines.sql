@@ -52,26 +52,27 @@ typed as (
         try_cast(quantity_text as decimal(18, 6)) as quantity,
         try_cast(cost_text as decimal(18, 9)) as caller_cost_usd,
         try_cast(try_cast(timestamp_text as timestamptz) as timestamp) as event_at,
-        case when metadata_json = 'OBJECT' then metadata ->> '$.model' end as model,
-        case when metadata_json = 'OBJECT' then metadata ->> '$.provider' end as provider,
-        case when metadata_json = 'OBJECT' then metadata ->> '$.feature' end as feature,
-        case when metadata_json = 'OBJECT' then json_type(metadata, '$.model') end as model_json,
-        case when metadata_json = 'OBJECT' then json_type(metadata, '$.provider') end as provider_json,
-        case when metadata_json = 'OBJECT' then json_type(metadata, '$.feature') end as feature_json,
-        case when metadata_json = 'OBJECT' then [
+        metadata ->> '$.model' as model,
+        metadata ->> '$.provider' as provider,
+        metadata ->> '$.feature' as feature,
+        json_type(metadata, '$.model') as model_json,
+        json_type(metadata, '$.provider') as provider_json,
+        json_type(metadata, '$.feature') as feature_json,
+        -- metadata is valid JSON here; on anything but an object these read null
+        list_value(
             json_type(metadata, '$.inputTokens'),
             json_type(metadata, '$.outputTokens'),
             json_type(metadata, '$.cacheReadTokens'),
             json_type(metadata, '$.cacheWriteTokens'),
             json_type(metadata, '$.reasoningTokens')
-        ] end as split_json,
-        case when metadata_json = 'OBJECT' then [
+        ) as split_json,
+        list_value(
             try_cast(metadata ->> '$.inputTokens' as decimal(38, 6)),
             try_cast(metadata ->> '$.outputTokens' as decimal(38, 6)),
             try_cast(metadata ->> '$.cacheReadTokens' as decimal(38, 6)),
             try_cast(metadata ->> '$.cacheWriteTokens' as decimal(38, 6)),
             try_cast(metadata ->> '$.reasoningTokens' as decimal(38, 6))
-        ] end as split_tokens
+        ) as split_tokens
     from fields
 ),
 
@@ -80,10 +81,10 @@ checked as (
         *,
         case
             when not is_object then 'malformed line: not a JSON object'
-            when event_type_json is distinct from 'VARCHAR' or trim(event_type) = ''
+            when coalesce(event_type_json, 'MISSING') <> 'VARCHAR' or trim(event_type) = ''
                 then 'eventType: required, a non-empty string'
             when length(event_type) > 100 then 'eventType: at most 100 characters'
-            when metric_name_json is distinct from 'VARCHAR' or trim(metric_name) = ''
+            when coalesce(metric_name_json, 'MISSING') <> 'VARCHAR' or trim(metric_name) = ''
                 then 'metricName: required, a non-empty string'
             when length(metric_name) > 100 then 'metricName: at most 100 characters'
             when quantity_json not in ('UBIGINT', 'BIGINT', 'DOUBLE') or quantity_json is null
@@ -121,7 +122,7 @@ checked as (
             when list_bool_or(list_transform(
                     list_zip(split_json, split_tokens),
                     lambda x: x[1] is not null and x[1] <> 'NULL'
-                        and (x[2] is null or x[2] < 0 or x[2] > 100000000000 or x[2] <> floor(x[2]))
+                    and (x[2] is null or x[2] < 0 or x[2] > 100000000000 or x[2] <> floor(x[2]))
                 ))
                 then 'metadata: token counts must be whole numbers between 0 and 100000000000'
         end as reject_reason
@@ -146,12 +147,12 @@ select
     model,
     provider,
     feature,
-    cast(split_tokens[1] as bigint) as input_tokens,
-    cast(split_tokens[2] as bigint) as output_tokens,
-    cast(split_tokens[3] as bigint) as cache_read_tokens,
-    cast(split_tokens[4] as bigint) as cache_write_tokens,
-    cast(split_tokens[5] as bigint) as reasoning_tokens,
-    case when metadata_json = 'OBJECT' then json(metadata)::varchar end as metadata,
+    (split_tokens[1])::bigint as input_tokens,
+    (split_tokens[2])::bigint as output_tokens,
+    (split_tokens[3])::bigint as cache_read_tokens,
+    (split_tokens[4])::bigint as cache_write_tokens,
+    (split_tokens[5])::bigint as reasoning_tokens,
+    json(metadata)::varchar as metadata,
     md5(to_json([
         event_type, metric_name, quantity::varchar, event_at::varchar, user_id,
         caller_cost_usd::varchar, event_string, json(metadata)::varchar
