@@ -99,20 +99,17 @@ def discover(landing_dir: Path) -> list[LandingFile]:
 def _tabular_lines_sql(con: duckdb.DuckDBPyConnection, file: LandingFile) -> str:
     """INSERT of one JSON text per CSV/Parquet row, so every format shares one validation."""
     reader = (
-        "read_parquet($4)"
+        "read_parquet({})"
         if file.file_format == "parquet"
-        else ("read_csv($4, all_varchar = true, header = true)")
+        else "read_csv({}, all_varchar = true, header = true)"
     )
-    columns = {
-        row[0]: row[1]
-        for row in con.execute(
-            f"describe select * from {reader}", [None, None, None, str(file.path)]
-        ).fetchall()
-    }
+    described = con.execute(f"describe select * from {reader.format('$1')}", [str(file.path)])
+    columns = {row[0]: row[1] for row in described.fetchall()}
     parts = []
     for name in BODY_FIELDS:
         if name not in columns:
             continue
+        # identifiers from the fixed list above, never from the file
         column = f'"{name}"'
         if name in JSON_VALUED and columns[name] == "VARCHAR":
             value = f"case when json_valid({column}) then json({column}) else to_json({column}) end"
@@ -123,7 +120,7 @@ def _tabular_lines_sql(con: duckdb.DuckDBPyConnection, file: LandingFile) -> str
     # a null cell reads like an absent field: validation treats JSON null as missing
     return (
         "insert into landing_lines select $1, $2, $3, row_number() over (), "
-        f"{body}::varchar from {reader}"
+        f"{body}::varchar from {reader.format('$4')}"
     )
 
 
@@ -159,28 +156,31 @@ def ingest(
     discovered = discover(landing_dir)
     files = [f for f in discovered if (f.organization_id, f.sha256) not in seen]
     report.files_skipped = len(discovered) - len(files)
+    # Staging reads files into a temp table outside the transaction: a file that cannot be
+    # read fails only its own statement. Everything that touches raw.* is one transaction.
+    con.execute(load_sql(SQL_DIR, "create_landing_lines"))
+    unreadable: dict[LandingFile, str] = {}
+    staged: list[LandingFile] = []
+    for file in {(f.organization_id, f.sha256): f for f in files}.values():
+        try:
+            _stage(con, file)
+            staged.append(file)
+        except duckdb.Error as error:
+            unreadable[file] = str(error).splitlines()[0][:500]
     con.execute("begin transaction")
     try:
-        con.execute(load_sql(SQL_DIR, "create_landing_lines"))
-        unreadable: dict[str, str] = {}
-        staged: list[LandingFile] = []
-        for file in {(f.organization_id, f.sha256): f for f in files}.values():
-            try:
-                _stage(con, file)
-                staged.append(file)
-            except duckdb.Error as error:
-                unreadable[file.relative_path] = str(error).splitlines()[0][:500]
-                con.execute(
-                    "insert into raw.rejected_events values (?, ?, null, ?, null, ?, ?)",
-                    [
-                        file.organization_id,
-                        file.relative_path,
-                        f"file could not be read: {unreadable[file.relative_path]}",
-                        run_id,
-                        now_naive,
-                    ],
-                )
-                _record_file(con, file, "rejected", (0, 0, 1, 0), run_id, now_naive)
+        for file, error in unreadable.items():
+            con.execute(
+                "insert into raw.rejected_events values (?, ?, null, ?, null, ?, ?)",
+                [
+                    file.organization_id,
+                    file.relative_path,
+                    f"file could not be read: {error}",
+                    run_id,
+                    now_naive,
+                ],
+            )
+            _record_file(con, file, "rejected", (0, 0, 1, 0), run_id, now_naive)
         con.execute(
             load_sql(SQL_DIR, "validate_landing_lines"),
             [now_naive, now_naive - max_age, now_naive + max_future],
@@ -199,7 +199,7 @@ def ingest(
             report.events_rejected += counts[2]
             report.duplicates += counts[3]
         report.events_rejected += len(unreadable)
-        report.rejected_files = sorted(unreadable)
+        report.rejected_files = sorted(f.relative_path for f in unreadable)
         con.execute(
             "insert into raw.ingest_runs values (?, ?, ?, ?, ?, ?, ?)",
             [
