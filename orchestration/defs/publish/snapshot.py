@@ -31,12 +31,11 @@ class PublishedSnapshot:
 
 
 def _version(now: datetime, serving_dir: Path) -> str:
-    base = now.strftime("%Y%m%dT%H%M%S")
-    existing = {p.stem for p in (serving_dir / "snapshots").glob("*.duckdb")}
-    counter = 1
-    while f"{base}-{counter:03d}" in existing:
-        counter += 1
-    return f"{base}-{counter:03d}"
+    """v000042-20261124T120000Z: a sequence that never repeats, then the build's instant."""
+    counter = serving_dir / "sequence"
+    sequence = int(counter.read_text()) + 1 if counter.exists() else 1
+    counter.write_text(str(sequence))
+    return f"v{sequence:06d}-{now:%Y%m%dT%H%M%SZ}"
 
 
 def publish(
