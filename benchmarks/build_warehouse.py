@@ -29,7 +29,9 @@ BIN = Path(sys.executable).parent
 def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, int]:
     """Wall seconds and peak RSS (bytes) of the process tree of one command."""
     started = time.perf_counter()
-    process = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     peak = 0
     done = threading.Event()
 
@@ -56,11 +58,28 @@ def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, int]:
 
 def measure(events: int, days: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="tallyhouse-bench-") as home:
-        env = {**os.environ, "TALLYHOUSE_HOME": home, "TALLYHOUSE_NOW": "2026-11-24T12:00:00Z",
-               "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        env = {
+            **os.environ,
+            "TALLYHOUSE_HOME": home,
+            "TALLYHOUSE_NOW": "2026-11-24T12:00:00Z",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
         tallyhouse = str(BIN / "tallyhouse")
-        generate_s, _ = run_measured([tallyhouse, "generate", "--events", str(events), "--days", str(days),
-                                      "--orgs", "5", "--seed", "1"], env)
+        generate_s, _ = run_measured(
+            [
+                tallyhouse,
+                "generate",
+                "--events",
+                str(events),
+                "--days",
+                str(days),
+                "--orgs",
+                "5",
+                "--seed",
+                "1",
+            ],
+            env,
+        )
         cold_s, cold_peak = run_measured([tallyhouse, "build"], env)
         noop_s, noop_peak = run_measured([tallyhouse, "build"], env)
         return {
@@ -75,7 +94,9 @@ def measure(events: int, days: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, action="append", help="sizes to measure (repeatable)")
     parser.add_argument("--days", type=int, default=60)
     options = parser.parse_args()

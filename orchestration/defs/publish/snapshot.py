@@ -21,6 +21,7 @@ SQL_DIR = Path(__file__).parent
 # What analysts and the API read: every mart, plus the quarantine and the ingest ledger.
 PUBLISHED_SCHEMAS = ("marts",)
 PUBLISHED_RAW_TABLES = ("rejected_events", "landing_files", "ingest_runs")
+STORAGE_VERSION = "v1.5.0"
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ def publish(
             [list(PUBLISHED_SCHEMAS)],
         ).fetchall()
     ] + [("raw", name) for name in PUBLISHED_RAW_TABLES]
-    warehouse.execute("attach ? as snapshot", [str(staging)])
+    # the oldest storage format that holds our types: any DuckDB client >= 1.5 can read it
+    warehouse.execute(f"attach ? as snapshot (storage_version '{STORAGE_VERSION}')", [str(staging)])
     counts: dict[str, int] = {}
     try:
         for schema, name in tables:
