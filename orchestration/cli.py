@@ -15,6 +15,8 @@ from orchestration.settings import SEEDS_DIR, get_settings
 app = typer.Typer(help="Tallyhouse: usage and LLM-cost analytics warehouse.", no_args_is_help=True)
 prices_app = typer.Typer(help="The model-price seed.", no_args_is_help=True)
 app.add_typer(prices_app, name="prices")
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 console = Console(stderr=True)
 
 
@@ -80,19 +82,122 @@ def _build():
 def demo(
     events: Annotated[int, typer.Option(help="Demo events.")] = 120_000,
     days: Annotated[int, typer.Option(help="Days of history.")] = 60,
+    host: Annotated[str, typer.Option(help="Interface to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Build only, do not serve.")] = False,
 ) -> None:
-    """Generate demo data (once) and build the warehouse from it."""
+    """Generate demo data (once), build the warehouse, create a demo key, print a curl, serve."""
     settings = get_settings()
     if not any(settings.landing_dir.glob("*/*")):
         generate(events=events, days=days, orgs=3, seed=42, file_format="auto")
     summary = _build()
     if not summary.success:
         raise typer.Exit(code=1)
+    duckdb_shell = Path(sys.executable).parent / "duckdb"
     console.print(
-        "query it:\n"
-        f'  duckdb {settings.current_snapshot} -c "select model, sum(cost_usd) from '
-        'fct_daily_costs group by 1 order by 2 desc"'
+        "query the marts:\n"
+        f"  {duckdb_shell} -readonly {settings.current_snapshot} -c "
+        '"select model, round(sum(cost_usd), 2) as cost_usd from fct_daily_costs group by 1 order by 2 desc"'
     )
+    if no_serve:
+        return
+    from api.keys.service import SCOPES, create_key
+    from api.store import engine_for
+
+    _, plaintext = create_key(
+        engine_for(settings.control_store_url), "acme", list(SCOPES), "test", settings.clock()
+    )
+    console.print(
+        "demo key for organization acme (all scopes):\n"
+        f"  export TALLYHOUSE_KEY={plaintext}\n"
+        f'  curl "http://{host}:{port}/v1/cost-data/summary?time_window=current-period" '
+        '-H "Authorization: Bearer $TALLYHOUSE_KEY"'
+    )
+    serve(host=host, port=port)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the REST API on the current snapshot (switches to new snapshots by itself)."""
+    import logging
+
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_level="info",
+    )
+
+
+@keys_app.command("create")
+def keys_create(
+    org: Annotated[str, typer.Option(help="Organization id (letters, digits, _ and -).")],
+    scopes: Annotated[
+        str,
+        typer.Option(help="Comma-separated: usage:write,costs:read,metrics:read,metrics:write."),
+    ],
+    env: Annotated[str, typer.Option(help="test or live.")] = "test",
+) -> None:
+    """Create a key; the key alone is printed on stdout, once."""
+    from api.keys.service import create_key
+    from api.store import engine_for
+
+    settings = get_settings()
+    try:
+        key, plaintext = create_key(
+            engine_for(settings.control_store_url),
+            org,
+            [s.strip() for s in scopes.split(",") if s.strip()],
+            env,
+            settings.clock(),
+        )
+    except ValueError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=2) from None
+    console.print(
+        f"created {key.key_id} ({key.key_prefix}…) for {org}: {','.join(sorted(key.scopes))}"
+    )
+    print(plaintext)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every key: prefix, organization, scopes, created, revoked (never a whole key)."""
+    from api.keys.service import list_keys
+    from api.store import engine_for
+
+    for row in list_keys(engine_for(get_settings().control_store_url)):
+        revoked = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
+        print(
+            f"{row['key_prefix']}…\t{row['key_id']}\t{row['organization_id']}\t{row['scopes']}\t"
+            f"created {row['created_at']}\t{revoked}"
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    prefix: Annotated[str, typer.Argument(help="The key's prefix (sk_test_abcd) or id.")],
+) -> None:
+    """Revoke a key: it answers 401 from the next request on."""
+    from api.keys.service import revoke_key
+    from api.store import engine_for
+
+    settings = get_settings()
+    count = revoke_key(engine_for(settings.control_store_url), prefix, settings.clock())
+    if count == 0:
+        console.print(f"[red]no active key with prefix or id {prefix}[/red]")
+        raise typer.Exit(code=1)
+    console.print(f"revoked {count} key(s)")
 
 
 @prices_app.command("refresh")

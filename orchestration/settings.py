@@ -30,6 +30,17 @@ class Settings(BaseSettings):
         default=300, description="How far ahead of now an event's timestamp may lie."
     )
     snapshots_kept: int = Field(default=3, description="Serving snapshots kept after a publish.")
+    store_url: str | None = Field(
+        default=None,
+        description="Control store (keys, metric definitions, landing inbox): a SQLAlchemy URL; "
+        "sqlite:///$TALLYHOUSE_HOME/control.db when unset.",
+    )
+    rate_limit: float = Field(
+        default=50.0, description="Requests per second per API key (bursts of 2x); 0 turns it off."
+    )
+    max_range_days: int = Field(
+        default=400, description="Longest start_date..end_date range a read endpoint accepts."
+    )
 
     @cached_property
     def root(self) -> Path:
@@ -51,6 +62,10 @@ class Settings(BaseSettings):
     def current_snapshot(self) -> Path:
         """The stable path analysts open; a symlink to the newest published snapshot."""
         return self.serving_dir / "current.duckdb"
+
+    @property
+    def control_store_url(self) -> str:
+        return self.store_url or f"sqlite:///{self.root / 'control.db'}"
 
     @property
     def dagster_home(self) -> Path:

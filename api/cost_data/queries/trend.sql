@@ -1,0 +1,11 @@
+-- Cost and events per day, week (Monday) or month bucket over inclusive UTC dates.
+select
+    cast(date_trunc($granularity, cost_date) as date) as bucket_start,
+    sum(cost_usd) as cost_usd,
+    sum(event_count) as event_count
+from fct_daily_costs
+where
+    organization_id = $org
+    and cost_date between $start_date and $end_date
+group by bucket_start
+order by bucket_start

@@ -1,0 +1,7 @@
+-- One end user's cost over inclusive UTC dates.
+select coalesce(sum(cost_usd), 0) as cost_usd
+from fct_daily_costs
+where
+    organization_id = $org
+    and end_user_id = $external_id
+    and cost_date between $start_date and $end_date

@@ -1,0 +1,103 @@
+"""API keys: created once and shown once, stored only as a SHA-256 hash, scoped, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+import sqlalchemy as sa
+
+SCOPES = ("usage:write", "costs:read", "metrics:read", "metrics:write")
+ENVIRONMENTS = ("test", "live")
+ORGANIZATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ALPHABET = string.ascii_letters + string.digits
+_SQL = Path(__file__).parent / "sql"
+
+
+@cache
+def _sql(name: str) -> sa.TextClause:
+    return sa.text((_SQL / f"{name}.sql").read_text())
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: str
+    key_prefix: str
+    organization_id: str
+    scopes: frozenset[str]
+    environment: str
+
+
+def _hash(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def create_key(
+    engine: sa.Engine, organization_id: str, scopes: list[str], environment: str, now: datetime
+) -> tuple[ApiKey, str]:
+    """A new key; the plaintext is returned once and never stored."""
+    if not ORGANIZATION_ID.match(organization_id):
+        raise ValueError("organization id: 1-64 letters, digits, '_' or '-'")
+    unknown = set(scopes) - set(SCOPES)
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be a non-empty subset of {', '.join(SCOPES)}")
+    if environment not in ENVIRONMENTS:
+        raise ValueError("environment must be test or live")
+    plaintext = f"sk_{environment}_" + "".join(secrets.choice(_ALPHABET) for _ in range(32))
+    key = ApiKey(
+        key_id="key_" + secrets.token_hex(8),
+        key_prefix=plaintext[:12],
+        organization_id=organization_id,
+        scopes=frozenset(scopes),
+        environment=environment,
+    )
+    with engine.begin() as con:
+        con.execute(
+            _sql("insert_key"),
+            {
+                "key_id": key.key_id,
+                "key_prefix": key.key_prefix,
+                "key_hash": _hash(plaintext),
+                "organization_id": organization_id,
+                "scopes": ",".join(sorted(scopes)),
+                "environment": environment,
+                "created_at": now.replace(tzinfo=None),
+            },
+        )
+    return key, plaintext
+
+
+def authenticate(engine: sa.Engine, plaintext: str) -> ApiKey | None:
+    """The live key for this plaintext, or None (unknown and revoked keys look the same)."""
+    digest = _hash(plaintext)
+    with engine.connect() as con:
+        row = con.execute(_sql("select_key_by_hash"), {"key_hash": digest}).first()
+    if row is None or not hmac.compare_digest(row.key_hash, digest) or row.revoked_at is not None:
+        return None
+    return ApiKey(
+        row.key_id,
+        row.key_prefix,
+        row.organization_id,
+        frozenset(row.scopes.split(",")),
+        row.environment,
+    )
+
+
+def list_keys(engine: sa.Engine) -> list[dict[str, object]]:
+    with engine.connect() as con:
+        return [dict(row._mapping) for row in con.execute(_sql("list_keys"))]
+
+
+def revoke_key(engine: sa.Engine, prefix: str, now: datetime) -> int:
+    with engine.begin() as con:
+        result = con.execute(
+            _sql("revoke_key"), {"prefix": prefix, "revoked_at": now.replace(tzinfo=None)}
+        )
+    return result.rowcount

@@ -1,0 +1,141 @@
+"""The FastAPI application: routers, the error envelope everywhere, one log line per request."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.cost_data.router import router as cost_data_router
+from api.end_user_costs.router import router as end_user_costs_router
+from api.errors import (
+    CORRELATION_HEADER,
+    ApiError,
+    MethodNotAllowed,
+    NotFound,
+    ValidationFailed,
+    error_response,
+    new_correlation_id,
+)
+from api.ping import router as ping_router
+from api.rate_limit import RateLimiter
+from api.snapshot import SnapshotReader
+from api.store import engine_for
+from orchestration.settings import Settings
+
+log = logging.getLogger("tallyhouse.api")
+
+
+class RequestLogMiddleware:
+    """Gives every request a correlation id (response header, state) and logs one line for it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cid = new_correlation_id()
+        scope.setdefault("state", {})["correlation_id"] = cid
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() != b"x-correlation-id"
+                ]
+                message["headers"] = [*headers, (CORRELATION_HEADER.lower().encode(), cid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            state = scope["state"]
+            log.info(
+                "%s %s %s %.1fms correlation_id=%s org=%s code=%s",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - started) * 1000,
+                cid,
+                state.get("organization_id", "-"),
+                state.get("error_code", "-"),
+            )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError):
+        return error_response(request, error)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'] if p not in ('body', 'query', 'path')) or 'body'}: {e['msg']}"
+            for e in error.errors()[:10]
+        )
+        return error_response(request, ValidationFailed(f"Invalid request: {problems}"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException):
+        if error.status_code == 405:
+            return error_response(
+                request,
+                MethodNotAllowed(f"Method {request.method} not allowed on {request.url.path}"),
+            )
+        if error.status_code == 404:
+            return error_response(
+                request, NotFound(f"No such endpoint: {request.method} {request.url.path}")
+            )
+        generic = ApiError(str(error.detail))
+        generic.status_code = error.status_code
+        generic.code = "HTTP_ERROR"
+        return error_response(request, generic)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception):
+        log.error(
+            "unhandled error correlation_id=%s",
+            getattr(request.state, "correlation_id", "-"),
+            exc_info=error,
+        )
+        return error_response(request, ApiError("Something went wrong on our end"))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.snapshot.start()
+        yield
+        app.state.snapshot.stop()
+
+    app = FastAPI(
+        title="Tallyhouse API",
+        version="0.1.0",
+        description="Usage and LLM-cost analytics: cost summaries, breakdowns, trends and "
+        "end-user costs from the published warehouse snapshot. Authenticate with "
+        "`Authorization: Bearer sk_test_…`. Every error uses one envelope with a correlation id.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = engine_for(settings.control_store_url)
+    app.state.snapshot = SnapshotReader(settings.current_snapshot)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit)
+    _install_error_handlers(app)
+    app.add_middleware(RequestLogMiddleware)
+    for router in (ping_router, cost_data_router, end_user_costs_router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,98 @@
+"""Time windows and date ranges of the read endpoints (all UTC)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from api.errors import ValidationFailed
+
+TIME_WINDOWS = ("current-period", "last-period", "last-7-days", "last-30-days")
+DEFAULT_TIME_WINDOW = "current-period"
+GRANULARITIES = ("day", "week", "month")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ONE_MS = timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True)
+class Window:
+    """[start, end) and the period before it, [previous_start, start)."""
+
+    start: datetime
+    end: datetime
+    previous_start: datetime
+    period_start: datetime  # what the response shows
+    period_end: datetime
+
+
+def _month_start(moment: datetime) -> datetime:
+    return datetime(moment.year, moment.month, 1, tzinfo=UTC)
+
+
+def _add_month(moment: datetime, months: int) -> datetime:
+    index = moment.year * 12 + moment.month - 1 + months
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+
+
+def time_window(name: str, now: datetime) -> Window:
+    if name not in TIME_WINDOWS:
+        raise ValidationFailed(
+            f"Invalid time_window: {name}. Valid options: {', '.join(TIME_WINDOWS)}"
+        )
+    if name in ("current-period", "last-period"):
+        start = _month_start(now) if name == "current-period" else _add_month(_month_start(now), -1)
+        end = _add_month(start, 1)
+        return Window(start, end, _add_month(start, -1), start, end - _ONE_MS)
+    length = timedelta(days=7 if name == "last-7-days" else 30)
+    # the 7 (30) x 24 hours ending now, now included
+    end = now + timedelta(microseconds=1)
+    return Window(end - length, end, end - 2 * length, now - length, now)
+
+
+def parse_date(name: str, value: str) -> date:
+    if not _DATE.match(value):
+        raise ValidationFailed(f"Invalid {name}: {value}. Expected YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(f"Invalid {name}: {value} is not a calendar date") from None
+
+
+@dataclass(frozen=True)
+class DateRange:
+    start: date
+    end: date  # inclusive
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> DateRange:
+        """The same number of days just before."""
+        return DateRange(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
+
+    def start_instant(self) -> datetime:
+        return datetime.combine(self.start, time(), tzinfo=UTC)
+
+    def end_instant(self) -> datetime:
+        return datetime.combine(self.end, time(), tzinfo=UTC)
+
+
+def date_range(
+    start_date: str | None, end_date: str | None, now: datetime, max_days: int
+) -> DateRange:
+    """Inclusive UTC dates; by default the current month up to today."""
+    end = parse_date("end_date", end_date) if end_date else now.date()
+    start = parse_date("start_date", start_date) if start_date else end.replace(day=1)
+    if end < start:
+        raise ValidationFailed(f"Invalid date range: end_date {end} is before start_date {start}")
+    result = DateRange(start, end)
+    if result.days > max_days:
+        raise ValidationFailed(f"Invalid date range: {result.days} days; at most {max_days} days")
+    return result
+
+
+def iso_ms(moment: datetime) -> str:
+    """2026-01-31T23:59:59.999Z"""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
