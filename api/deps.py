@@ -51,9 +51,10 @@ def require_scope(scope: str) -> Callable[[ApiKey], ApiKey]:
 
 
 def snapshot_cursor(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
-    cursor = request.app.state.snapshot.cursor()
+    cursor, version = request.app.state.snapshot.cursor()
     if cursor is None:
         raise SnapshotUnavailable("No serving snapshot yet: run `tallyhouse build` first")
+    request.state.snapshot_version = version
     try:
         yield cursor
     finally:

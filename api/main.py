@@ -55,7 +55,11 @@ class RequestLogMiddleware:
                     for k, v in message.get("headers", [])
                     if k.lower() != b"x-correlation-id"
                 ]
-                message["headers"] = [*headers, (CORRELATION_HEADER.lower().encode(), cid.encode())]
+                headers.append((CORRELATION_HEADER.lower().encode(), cid.encode()))
+                if version := scope["state"].get("snapshot_version"):
+                    # which published snapshot answered: every answer comes from exactly one
+                    headers.append((b"x-snapshot-version", version.encode()))
+                message["headers"] = headers
             await send(message)
 
         try:

@@ -52,11 +52,13 @@ class SnapshotReader:
                 self._connection.close()
             self._connection, self._retired = None, []
 
-    def cursor(self) -> duckdb.DuckDBPyConnection | None:
-        """A cursor on the current snapshot, or None before the first publish."""
+    def cursor(self) -> tuple[duckdb.DuckDBPyConnection, str] | tuple[None, None]:
+        """A cursor on the current snapshot and its version; (None, None) before the first publish."""
         with self._lock:
-            connection = self._connection
-        return connection.cursor() if connection is not None else None
+            connection, target = self._connection, self._target
+        if connection is None:
+            return None, None
+        return connection.cursor(), Path(target).stem
 
     def refresh(self) -> None:
         try:
@@ -65,11 +67,9 @@ class SnapshotReader:
             target = None
         if target is None or target == self._target:
             return
-        connection = duckdb.connect(
-            target,
-            read_only=True,
-            config={"threads": 1, "TimeZone": "UTC", "autoinstall_known_extensions": False},
-        )
+        # plain read-only: other readers of the same file in this process share its instance
+        connection = duckdb.connect(target, read_only=True)
+        connection.execute("set TimeZone = 'UTC'")
         with self._lock:
             old, self._connection, self._target = self._connection, connection, target
             if old is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -16,6 +17,16 @@ from orchestration.settings import Settings
 
 PINNED_NOW = "2026-11-24T12:00:00Z"
 FIXTURE_EVENTS = 6_000
+# the spec's examples ask for end user user_123 in January 2026
+SPEC_EXAMPLE_EVENT = {
+    "eventType": "llm_call",
+    "metricName": "tokens",
+    "quantity": 1500,
+    "idempotencyKey": "evt_unique_key_123",
+    "timestamp": "2026-01-13T10:35:00Z",
+    "userId": "user_123",
+    "metadata": {"model": "gpt-4o", "provider": "openai", "feature": "chat"},
+}
 MALFORMED_LINES = [
     "{not json at all",
     '{"eventType": "llm_call", "metricName": "tokens", "quantity": -5, "idempotencyKey": "neg"}',
@@ -47,6 +58,8 @@ def built_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Setti
     (settings.landing_dir / "acme" / "hand-written.jsonl").write_text(
         "\n".join(MALFORMED_LINES) + "\n"
     )
+    spec_example = settings.landing_dir / "acme" / "spec-example.jsonl"
+    spec_example.write_text(json.dumps(SPEC_EXAMPLE_EVENT) + "\n")
     summary = run_build(settings)
     assert summary.success, "the fixture build failed"
     yield settings, summary

@@ -35,12 +35,24 @@ METADATA_SPLIT = {
 
 
 @dataclass(frozen=True)
+class Priced:
+    cost_usd: Decimal
+    status: str
+    model: str | None = None  # the catalogue's model id, or the name as sent
+    provider: str | None = None
+
+
+@dataclass(frozen=True)
 class ExpectedEvent:
     organization_id: str
     idempotency_key: str
     body: dict
     cost_usd: Decimal
     status: str
+    model: str | None
+    provider: str | None
+    event_at: datetime
+    end_user_id: str | None
 
 
 def read_bodies(landing_dir: Path) -> list[tuple[str, str, int, dict]]:
@@ -78,22 +90,32 @@ def _usage(parts: dict[str, int]) -> Usage:
     )
 
 
-def price(body: dict) -> tuple[Decimal, str]:
-    """(cost, pricing status) of one event by the documented rules."""
-    if body.get("costUsd") is not None:
-        return Decimal(str(body["costUsd"])), "caller_cost"
-    metric = body["metricName"]
+def price(body: dict) -> Priced:
+    """Cost, pricing status, model and provider of one event by the documented rules."""
     metadata = body.get("metadata") or {}
+    model, provider = metadata.get("model"), metadata.get("provider")
+    sent = Priced(Decimal(0), "", model, provider.strip().lower() if provider else None)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found = (
+                calc_price(Usage(input_tokens=1), model, provider_id=provider) if model else None
+            )
+        sent = Priced(Decimal(0), "", found.model.id, found.provider.id) if found else sent
+    except LookupError:
+        pass
+    if body.get("costUsd") is not None:
+        return Priced(Decimal(str(body["costUsd"])), "caller_cost", sent.model, sent.provider)
+    metric = body["metricName"]
     if metric in SPLIT_METRICS:
         parts = {SPLIT_METRICS[metric]: int(body["quantity"])}
     elif metric == "tokens":
         split = {v: int(metadata[k]) for k, v in METADATA_SPLIT.items() if k in metadata}
         parts = split or {"input": int(body["quantity"])}
     else:
-        return Decimal(0), "not_applicable"
-    model, provider = metadata.get("model"), metadata.get("provider")
+        return Priced(Decimal(0), "not_applicable", sent.model, sent.provider)
     if model is None:
-        return Decimal(0), "unpriced"
+        return Priced(Decimal(0), "unpriced")
     when = datetime.fromisoformat(body["timestamp"].replace("Z", "+00:00")).astimezone(UTC)
     try:
         with warnings.catch_warnings():
@@ -102,8 +124,8 @@ def price(body: dict) -> tuple[Decimal, str]:
                 _usage(parts), model, provider_id=provider, genai_request_timestamp=when
             )
     except LookupError:
-        return Decimal(0), "unpriced"
-    return result.total_price, "priced"
+        return Priced(Decimal(0), "unpriced", sent.model, sent.provider)
+    return Priced(result.total_price, "priced", result.model.id, result.provider.id)
 
 
 def expected_events(landing_dir: Path) -> dict[tuple[str, str], ExpectedEvent]:
@@ -113,6 +135,17 @@ def expected_events(landing_dir: Path) -> dict[tuple[str, str], ExpectedEvent]:
         key = (org, body["idempotencyKey"])
         if key in events:
             continue
-        cost, status = price(body)
-        events[key] = ExpectedEvent(org, body["idempotencyKey"], body, cost, status)
+        priced = price(body)
+        when = datetime.fromisoformat(body["timestamp"].replace("Z", "+00:00")).astimezone(UTC)
+        events[key] = ExpectedEvent(
+            org,
+            body["idempotencyKey"],
+            body,
+            priced.cost_usd,
+            priced.status,
+            priced.model,
+            priced.provider,
+            when.replace(tzinfo=None),
+            body.get("userId"),
+        )
     return events

@@ -31,8 +31,8 @@ def cost_between(
         query(_HERE, "cost_between"),
         {
             "org": org,
-            "start": start.replace(tzinfo=None),
-            "end": end.replace(tzinfo=None),
+            "window_start": start.replace(tzinfo=None),
+            "window_end": end.replace(tzinfo=None),
         },
     ).fetchone()
     return row[0]
@@ -64,7 +64,9 @@ def _breakdown(con, org: str, dates: DateRange, by: str) -> list[tuple[str, Deci
     costs = [money.usd(cost) for _, cost, _ in rows]
     return [
         (name, cost, int(events), share)
-        for (name, _, events), cost, share in zip(rows, costs, money.shares(costs), strict=True)
+        for (name, _, events), cost, share in zip(
+            rows, costs, money.shares([raw for _, raw, _ in rows]), strict=True
+        )
     ]
 
 

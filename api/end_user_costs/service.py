@@ -79,6 +79,8 @@ def by_model(
                 eventCount=int(events),
                 percentOfTotal=float(share),
             )
-            for (name, _, events), cost, share in zip(rows, costs, money.shares(costs), strict=True)
+            for (name, _, events), cost, share in zip(
+                rows, costs, money.shares([raw for _, raw, _ in rows]), strict=True
+            )
         ],
     )

@@ -205,7 +205,7 @@ def _split_part(cache_read: int, cache_write: int, part: int) -> str:
 def _body(rows: dict[str, np.ndarray], i: int, stamps: dict[int, str]) -> dict[str, object]:
     call, kind = int(rows["call"][i]), KINDS[rows["kind"][i]]
     provider, model_name, _ = MODELS[rows["model"][i]]
-    user = f"user_{int(rows['user'][i]):05d}"
+    user = f"user_{int(rows['user'][i])}"
     key = f"gen-{call:09d}-{int(rows['part'][i])}"
     inp, out = int(rows["input"][i]), int(rows["output"][i])
     cr, cw = int(rows["cache_read"][i]), int(rows["cache_write"][i])

@@ -38,6 +38,15 @@ def test_every_event_costs_what_calc_price_says(expected, facts):
     assert wrong == []
 
 
+def test_models_and_providers_are_the_catalogue_ids(expected, snapshot):
+    rows = snapshot.execute(
+        "select organization_id, idempotency_key, model, provider from fct_usage_costs"
+    ).fetchall()
+    assert {(o, k): (m, p) for o, k, m, p in rows} == {
+        k: (e.model, e.provider) for k, e in expected.items()
+    }
+
+
 def test_pricing_status_matches_the_oracle(expected, facts):
     assert {k: facts[k][1] for k in expected} == {k: e.status for k, e in expected.items()}
 
@@ -80,7 +89,7 @@ def test_duplicates_are_counted_once(built_home, snapshot):
     duplicates = len(keys) - len(set(keys))
     assert duplicates == 60  # 1% of the generated events are retries
     (events,) = snapshot.execute("select count(*) from fct_usage_costs").fetchone()
-    assert events == FIXTURE_EVENTS - duplicates
+    assert events == FIXTURE_EVENTS + 1 - duplicates  # + the spec example's event
     assert summary.duplicates == duplicates
 
 

@@ -34,11 +34,17 @@ def test_monthly_costs_compare_with_the_previous_month(snapshot):
 
 
 def test_periods_run_without_gaps_to_the_as_of_date(snapshot):
-    months = snapshot.execute(
-        "select distinct period_start from fct_period_costs where period_grain = 'month' order by 1"
-    ).fetchall()
-    # fixture: 60 days ending 2026-11-24 → September, October, November
-    assert [m[0] for m in months] == [date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)]
+    def months(org: str) -> list[date]:
+        rows = snapshot.execute(
+            "select distinct period_start from fct_period_costs "
+            "where period_grain = 'month' and organization_id = ? order by 1",
+            [org],
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    # fixture: 60 days ending 2026-11-24, and one acme event on 2026-01-13
+    assert months("globex") == [date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)]
+    assert months("acme") == [date(2026, m, 1) for m in range(1, 12)]
 
 
 def test_per_model_periods_add_up_to_the_overall_row(snapshot):
