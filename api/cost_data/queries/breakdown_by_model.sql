@@ -3,7 +3,7 @@ select
     model as name,
     sum(cost_usd) as cost_usd,
     sum(event_count) as event_count
-from fct_daily_costs
+from fct_org_daily_model_costs
 where
     organization_id = $org
     and cost_date between $start_date and $end_date

@@ -15,7 +15,7 @@ with bounds as (
 
 whole_hours as (
     select coalesce(sum(hourly.cost_usd), 0) as cost_usd
-    from fct_hourly_usage as hourly
+    from fct_org_hourly_costs as hourly
     inner join bounds
         on
         hourly.organization_id = bounds.organization_id

@@ -2,21 +2,18 @@ import dagster as dg
 
 from orchestration.defs.publish.snapshot import publish
 from orchestration.defs.resources import TallyhouseResource
+from orchestration.defs.transform.assets import tallyhouse_dbt_models
 
-MARTS = [
-    "fct_usage_costs",
-    "fct_daily_costs",
-    "fct_period_costs",
-    "fct_hourly_usage",
-    "dim_models",
-    "dim_end_users",
-]
+# every mart the dbt project builds (its facts and dimensions) goes into the snapshot
+MARTS = sorted(
+    key for key in tallyhouse_dbt_models.keys if key.path[-1].startswith(("fct_", "dim_"))
+)
 
 
 @dg.asset(
     group_name="publish",
     kinds={"duckdb"},
-    deps=[dg.AssetKey(name) for name in MARTS],
+    deps=MARTS,
     description="A new serving snapshot of the marts, switched in atomically at "
     "serving/current.duckdb; the API and analysts read only this.",
 )

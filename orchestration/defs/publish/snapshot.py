@@ -22,6 +22,16 @@ SQL_DIR = Path(__file__).parent
 PUBLISHED_SCHEMAS = ("marts",)
 PUBLISHED_RAW_TABLES = ("rejected_events", "landing_files", "ingest_runs")
 STORAGE_VERSION = "v1.5.0"
+# Row order of the published tables: readers filter by organization (and time or end user)
+# first, and DuckDB skips row groups whose min/max cannot match.
+SORT_KEYS = {
+    "fct_usage_costs": "organization_id, event_at",
+    "fct_daily_costs": "organization_id, end_user_id, cost_date",
+    "fct_hourly_usage": "organization_id, usage_hour",
+    "fct_org_hourly_costs": "organization_id, usage_hour",
+    "fct_org_daily_model_costs": "organization_id, cost_date",
+    "dim_end_users": "organization_id, end_user_id",
+}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,128 @@
+"""Read-API latency benchmark: p50 / p99 and requests/s per endpoint on a real server.
+
+    .venv/bin/python benchmarks/read_api.py --events 1000000 --requests 2000 --concurrency 8
+
+Builds a warehouse of N generated events in a temporary home, starts uvicorn (one worker)
+on a free localhost port, then sends each endpoint's requests from `concurrency` concurrent
+HTTP/1.1 keep-alive clients (httpx, one process) and measures client-side latency.
+Written to benchmarks/results/read_api.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+
+import httpx
+from harness import BIN, ROOT, generate, home_env, print_table, run_measured, tallyhouse
+
+ENDPOINTS = {
+    "ping": "/v1/ping",
+    "summary": "/v1/cost-data/summary?time_window=current-period",
+    "summary last-7-days": "/v1/cost-data/summary?time_window=last-7-days",
+    "by-model": "/v1/cost-data/by-model?start_date=2026-10-01&end_date=2026-10-31",
+    "by-provider": "/v1/cost-data/by-provider?start_date=2026-10-01&end_date=2026-10-31",
+    "trend": "/v1/cost-data/trend?start_date=2026-09-25&end_date=2026-11-24",
+    "end-user summary": "/v1/end-user-costs/user_1/summary?start_date=2026-11-01&end_date=2026-11-24",
+    "end-user by-model": "/v1/end-user-costs/user_1/by-model?start_date=2026-11-01&end_date=2026-11-24",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _load(
+    base: str, path: str, key: str, requests: int, concurrency: int
+) -> dict[str, object]:
+    latencies: list[float] = []
+    failures = 0
+    queue = iter(range(requests))
+
+    async def client() -> None:
+        nonlocal failures
+        async with httpx.AsyncClient(
+            base_url=base, headers={"Authorization": f"Bearer {key}"}
+        ) as http:
+            for _ in queue:
+                started = time.perf_counter()
+                response = await http.get(path)
+                latencies.append(time.perf_counter() - started)
+                failures += response.status_code != 200
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    quantiles = statistics.quantiles(latencies, n=100)
+    return {
+        "p50_ms": round(quantiles[49] * 1000, 2),
+        "p99_ms": round(quantiles[98] * 1000, 2),
+        "requests_per_s": round(requests / elapsed),
+        "failures": failures,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="tallyhouse-bench-") as home:
+        env = home_env(home, TALLYHOUSE_RATE_LIMIT="0")
+        generate(env, options.events)
+        run_measured(tallyhouse("build"), env)
+        _, _, key = run_measured(
+            tallyhouse("keys", "create", "--org", "acme", "--scopes", "costs:read"), env
+        )
+        port = _free_port()
+        server = subprocess.Popen(
+            [
+                str(BIN / "python"),
+                "-m",
+                "uvicorn",
+                "api.main:create_app",
+                "--factory",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(200):
+                try:
+                    httpx.get(f"{base}/openapi.json", timeout=1)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            rows = []
+            for name, path in ENDPOINTS.items():
+                asyncio.run(_load(base, path, key.strip(), 50, options.concurrency))  # warm up
+                result = asyncio.run(
+                    _load(base, path, key.strip(), options.requests, options.concurrency)
+                )
+                rows.append({"endpoint": name, "events": options.events, **result})
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    print_table(rows, "read_api")
+
+
+if __name__ == "__main__":
+    main()
