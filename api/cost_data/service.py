@@ -24,18 +24,42 @@ from api.sql import query
 _HERE = str(Path(__file__).parent)
 
 
+def _hour_floor(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
 def cost_between(
     con: duckdb.DuckDBPyConnection, org: str, start: datetime, end: datetime
 ) -> Decimal:
-    row = con.execute(
-        query(_HERE, "cost_between"),
-        {
-            "org": org,
-            "window_start": start.replace(tzinfo=None),
-            "window_end": end.replace(tzinfo=None),
-        },
-    ).fetchone()
-    return row[0]
+    """Cost of events with start <= event_at < end: whole hours from the hourly rollup, the
+    partial hours at either edge from the fact (both sorted by organization and time)."""
+    start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
+    hours_start = start if start == _hour_floor(start) else _hour_floor(start) + timedelta(hours=1)
+    hours_end = _hour_floor(end)
+    if hours_start >= hours_end:
+        edges = [(start, end)]
+        total = Decimal(0)
+    else:
+        edges = [(start, hours_start), (hours_end, end)]
+        total = con.execute(
+            query(_HERE, "cost_whole_hours"),
+            {
+                "org": org,
+                "hours_start": hours_start,
+                "hours_end": hours_end,
+            },
+        ).fetchone()[0]
+    for from_instant, to_instant in edges:
+        if from_instant < to_instant:
+            total += con.execute(
+                query(_HERE, "cost_between_instants"),
+                {
+                    "org": org,
+                    "from_instant": from_instant,
+                    "to_instant": to_instant,
+                },
+            ).fetchone()[0]
+    return total
 
 
 def summary(con: duckdb.DuckDBPyConnection, org: str, window: Window) -> CostSummary:
