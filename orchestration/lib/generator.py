@@ -18,6 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from orchestration.lib.event_body import BODY_FIELDS
+
 # (provider, model name as an app would send it, weight). Dated variants, a price change
 # (openrouter llama, Nov 2026), a time-of-day window (deepseek), long-context tiers
 # (gemini-2.5-pro) and models that no catalogue prices.
@@ -271,20 +273,7 @@ def _write_file(path: Path, rows: dict[str, np.ndarray], idx: np.ndarray, file_f
                 out.write(json.dumps(body, separators=(",", ":")))
                 out.write("\n")
     else:
-        columns: dict[str, list[object]] = {
-            k: []
-            for k in (
-                "eventType",
-                "metricName",
-                "quantity",
-                "idempotencyKey",
-                "timestamp",
-                "userId",
-                "costUsd",
-                "value",
-                "metadata",
-            )
-        }
+        columns: dict[str, list[object]] = {name: [] for name in BODY_FIELDS}
         for body in bodies:
             for name, values in columns.items():
                 value = body.get(name)

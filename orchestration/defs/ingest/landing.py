@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.lib.event_body import BODY_FIELDS
 from orchestration.lib.sql import load_sql
 
 SQL_DIR = Path(__file__).parent
@@ -28,17 +29,6 @@ FORMATS = {
     ".parquet": "parquet",
 }
 # The event body's fields, in the order the API documents them.
-BODY_FIELDS = (
-    "eventType",
-    "metricName",
-    "quantity",
-    "idempotencyKey",
-    "timestamp",
-    "userId",
-    "costUsd",
-    "value",
-    "metadata",
-)
 JSON_VALUED = ("quantity", "costUsd", "metadata")  # CSV cells holding JSON, not plain text
 
 
