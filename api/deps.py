@@ -63,6 +63,7 @@ def snapshot_cursor(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
 
 AnyKey = Annotated[ApiKey, Depends(authenticated_key)]
 CostsReader = Annotated[ApiKey, Depends(require_scope("costs:read"))]
+UsageWriter = Annotated[ApiKey, Depends(require_scope("usage:write"))]
 Snapshot = Annotated[duckdb.DuckDBPyConnection, Depends(snapshot_cursor)]
 Now = Annotated[datetime, Depends(get_now)]
 AppSettings = Annotated[Settings, Depends(get_settings)]

@@ -18,6 +18,7 @@ from api.errors import (
     ApiError,
     MethodNotAllowed,
     NotFound,
+    PayloadTooLarge,
     ValidationFailed,
     error_response,
     new_correlation_id,
@@ -25,7 +26,8 @@ from api.errors import (
 from api.ping import router as ping_router
 from api.rate_limit import RateLimiter
 from api.snapshot import SnapshotReader
-from api.store import engine_for
+from api.usage_events.router import router as usage_events_router
+from orchestration.lib.control_store import engine_for
 from orchestration.settings import Settings
 
 log = logging.getLogger("tallyhouse.api")
@@ -78,6 +80,48 @@ class RequestLogMiddleware:
             )
 
 
+MAX_BODY_BYTES = 4 * 1024 * 1024  # a full batch of 1,000 events fits with room to spare
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over MAX_BODY_BYTES with a 413 in the envelope."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > MAX_BODY_BYTES:
+                raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _BodyTooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        limit = PayloadTooLarge(f"Request body larger than {MAX_BODY_BYTES} bytes")
+        await error_response(request, limit)(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError):
@@ -85,6 +129,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError):
+        if any(e["type"] == "json_invalid" for e in error.errors()):
+            return error_response(request, ValidationFailed("Malformed JSON in the request body"))
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'] if p not in ('body', 'query', 'path')) or 'body'}: {e['msg']}"
             for e in error.errors()[:10]
@@ -139,7 +185,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.snapshot = SnapshotReader(settings.current_snapshot)
     app.state.rate_limiter = RateLimiter(settings.rate_limit)
     _install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestLogMiddleware)
-    for router in (ping_router, cost_data_router, end_user_costs_router):
+    for router in (ping_router, usage_events_router, cost_data_router, end_user_costs_router):
         app.include_router(router)
     return app

@@ -102,7 +102,7 @@ def demo(
     if no_serve:
         return
     from api.keys.service import SCOPES, create_key
-    from api.store import engine_for
+    from orchestration.lib.control_store import engine_for
 
     _, plaintext = create_key(
         engine_for(settings.control_store_url), "acme", list(SCOPES), "test", settings.clock()
@@ -150,7 +150,7 @@ def keys_create(
 ) -> None:
     """Create a key; the key alone is printed on stdout, once."""
     from api.keys.service import create_key
-    from api.store import engine_for
+    from orchestration.lib.control_store import engine_for
 
     settings = get_settings()
     try:
@@ -174,7 +174,7 @@ def keys_create(
 def keys_list() -> None:
     """Every key: prefix, organization, scopes, created, revoked (never a whole key)."""
     from api.keys.service import list_keys
-    from api.store import engine_for
+    from orchestration.lib.control_store import engine_for
 
     for row in list_keys(engine_for(get_settings().control_store_url)):
         revoked = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
@@ -190,7 +190,7 @@ def keys_revoke(
 ) -> None:
     """Revoke a key: it answers 401 from the next request on."""
     from api.keys.service import revoke_key
-    from api.store import engine_for
+    from orchestration.lib.control_store import engine_for
 
     settings = get_settings()
     count = revoke_key(engine_for(settings.control_store_url), prefix, settings.clock())

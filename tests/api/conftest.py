@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.keys.service import create_key, revoke_key
 from api.main import create_app
-from api.store import engine_for
+from orchestration.lib.control_store import engine_for
 from tests.expected import ExpectedEvent, expected_events
 
 

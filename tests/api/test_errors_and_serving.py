@@ -101,12 +101,16 @@ class TestOpenApi:
             "/v1/cost-data/trend",
             "/v1/end-user-costs/{externalId}/summary",
             "/v1/end-user-costs/{externalId}/by-model",
+            "/v1/usage/events",
+            "/v1/usage/events/batch",
         }
         for path, item in paths.items():
-            responses = item["get"]["responses"]
-            assert {"200", "401", "429", "500"} <= set(responses), path
-            for parameter in item["get"].get("parameters", []):
-                assert parameter.get("description"), (path, parameter["name"])
+            for method, operation in item.items():
+                responses = operation["responses"]
+                assert {"401", "429", "500"} <= set(responses), (method, path)
+                assert {"200", "201"} & set(responses), (method, path)
+                for parameter in operation.get("parameters", []):
+                    assert parameter.get("description"), (path, parameter["name"])
         assert client.get("/docs").status_code == 200
 
 

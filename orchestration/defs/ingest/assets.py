@@ -4,6 +4,7 @@ import dagster as dg
 
 from orchestration.defs.ingest.landing import ingest
 from orchestration.defs.resources import TallyhouseResource
+from orchestration.lib.control_store import engine_for
 
 
 @dg.asset(
@@ -21,12 +22,14 @@ def raw_usage_events(context: dg.AssetExecutionContext, tallyhouse: TallyhouseRe
             now=tallyhouse.now(),
             max_age=timedelta(days=settings.max_event_age_days),
             max_future=timedelta(seconds=settings.max_future_seconds),
+            store=engine_for(settings.control_store_url),
         )
         total = con.execute("select count(*) from raw.usage_events").fetchone()[0]
     context.log.info(
         f"ingest run {report.ingest_run_id}: {report.files_ingested} new files "
         f"({report.files_skipped} already ingested), {report.events_ingested} events ingested, "
-        f"{report.events_rejected} rejected, {report.duplicates} duplicates"
+        f"{report.events_rejected} rejected, {report.duplicates} duplicates "
+        f"({report.inbox_events_read} events read from the API inbox)"
     )
     return dg.MaterializeResult(
         metadata={
@@ -36,6 +39,7 @@ def raw_usage_events(context: dg.AssetExecutionContext, tallyhouse: TallyhouseRe
             "events_ingested": report.events_ingested,
             "events_rejected": report.events_rejected,
             "duplicates": report.duplicates,
+            "inbox_events_read": report.inbox_events_read,
             "rejected_files": dg.MetadataValue.json(report.rejected_files),
             "events_total": total,
         }

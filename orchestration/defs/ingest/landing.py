@@ -15,7 +15,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import sqlalchemy as sa
 
+from orchestration.defs.ingest import inbox
 from orchestration.lib.event_body import BODY_FIELDS
 from orchestration.lib.sql import load_sql
 
@@ -50,6 +52,7 @@ class IngestReport:
     events_ingested: int = 0
     events_rejected: int = 0
     duplicates: int = 0
+    inbox_events_read: int = 0
     rejected_files: list[str] = field(default_factory=list)
 
 
@@ -110,7 +113,7 @@ def _tabular_lines_sql(con: duckdb.DuckDBPyConnection, file: LandingFile) -> str
     # a null cell reads like an absent field: validation treats JSON null as missing
     return (
         "insert into landing_lines select $1, $2, $3, row_number() over (), "
-        f"{body}::varchar from {reader.format('$4')}"
+        f"{body}::varchar, null from {reader.format('$4')}"
     )
 
 
@@ -129,8 +132,10 @@ def ingest(
     now: datetime,
     max_age: timedelta,
     max_future: timedelta,
+    store: sa.Engine | None = None,
 ) -> IngestReport:
-    """Ingest every landing file not seen before; returns what this run did, in numbers."""
+    """Ingest every landing file not seen before, and the API inbox's new rows (from `store`);
+    returns what this run did, in numbers."""
     con.execute(load_sql(SQL_DIR, "create_raw_tables"))
     run_id = con.execute(
         "select coalesce(max(ingest_run_id), 0) + 1 from raw.ingest_runs"
@@ -157,6 +162,9 @@ def ingest(
             staged.append(file)
         except duckdb.Error as error:
             unreadable[file] = str(error).splitlines()[0][:500]
+    inbox_seq = (
+        inbox.stage_new_rows(con, store, inbox.watermark(con)) if store is not None else None
+    )
     con.execute("begin transaction")
     try:
         for file, error in unreadable.items():
@@ -173,7 +181,7 @@ def ingest(
             _record_file(con, file, "rejected", (0, 0, 1, 0), run_id, now_naive)
         con.execute(
             load_sql(SQL_DIR, "validate_landing_lines"),
-            [now_naive, now_naive - max_age, now_naive + max_future],
+            [now_naive, int(max_age.total_seconds()), int(max_future.total_seconds())],
         )
         con.execute(load_sql(SQL_DIR, "classify_landing_events"))
         con.execute(load_sql(SQL_DIR, "insert_new_events"), [run_id, now_naive])
@@ -188,6 +196,13 @@ def ingest(
             report.events_ingested += counts[1]
             report.events_rejected += counts[2]
             report.duplicates += counts[3]
+        if inbox_seq is not None:
+            counts = outcomes.get("inbox", (0, 0, 0, 0))
+            report.inbox_events_read = counts[0]
+            report.events_ingested += counts[1]
+            report.events_rejected += counts[2]
+            report.duplicates += counts[3]
+            inbox.advance(con, inbox_seq)
         report.events_rejected += len(unreadable)
         report.rejected_files = sorted(f.relative_path for f in unreadable)
         con.execute(

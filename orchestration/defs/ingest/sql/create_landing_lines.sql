@@ -4,5 +4,7 @@ create or replace temp table landing_lines (
     source_file varchar not null,
     file_sha256 varchar not null,
     line_number bigint not null,
-    raw_line varchar
+    raw_line varchar,
+    -- set for events from the API inbox: their timestamps were checked against this instant
+    received_at timestamp
 );

@@ -5,7 +5,8 @@ select
     $2 as source_file,
     $3 as file_sha256,
     lines.line_number,
-    rtrim(lines.raw_line, chr(13)) as raw_line
+    rtrim(lines.raw_line, chr(13)) as raw_line,
+    null as received_at
 from (
     select
         unnest(file_lines.split_lines) as raw_line,

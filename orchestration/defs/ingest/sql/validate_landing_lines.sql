@@ -1,5 +1,6 @@
 -- Parse and validate every landing line; each gets either a typed event or a reject reason.
--- $1 now (UTC timestamp), $2 oldest accepted timestamp, $3 newest accepted timestamp
+-- $1 now (UTC timestamp), $2 accepted age in seconds, $3 accepted lead in seconds; API inbox
+-- events are judged against the instant they were received, landing files against now
 create or replace temp table landing_checked as
 with valid_json as (
     select
@@ -24,6 +25,7 @@ fields as (
         file_sha256,
         line_number,
         raw_line,
+        received_at,
         is_object,
         json_type(body, '$.eventType') as event_type_json,
         body ->> '$.eventType' as event_type,
@@ -99,8 +101,10 @@ checked as (
                 then 'timestamp: must be an ISO-8601 string'
             when timestamp_text is not null and event_at is null
                 then 'timestamp: not an ISO-8601 date-time'
-            when event_at > $3 then 'timestamp: more than 5 minutes in the future'
-            when event_at < $2 then 'timestamp: older than the accepted backfill window'
+            when event_at > coalesce(received_at, $1) + to_seconds($3)
+                then 'timestamp: more than 5 minutes in the future'
+            when event_at < coalesce(received_at, $1) - to_seconds($2)
+                then 'timestamp: older than the accepted backfill window'
             when user_json is not null and user_json not in ('VARCHAR', 'NULL')
                 then 'userId: must be a string'
             when length(user_id) > 255 then 'userId: at most 255 characters'
