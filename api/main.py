@@ -132,7 +132,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         if any(e["type"] == "json_invalid" for e in error.errors()):
             return error_response(request, ValidationFailed("Malformed JSON in the request body"))
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'] if p not in ('body', 'query', 'path')) or 'body'}: {e['msg']}"
+            f"{'.'.join(str(p) for p in e['loc'] if p not in ('body', 'query', 'path')) or 'body'}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
             for e in error.errors()[:10]
         )
         return error_response(request, ValidationFailed(f"Invalid request: {problems}"))

@@ -24,9 +24,9 @@ TOKEN_FIELDS = (
 
 def _finite_number(value: Any, field: str, maximum: float) -> float | int:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{field} must be a number")
+        raise ValueError("must be a number")
     if not math.isfinite(value) or value < 0 or value > maximum:
-        raise ValueError(f"{field} must be between 0 and {maximum}")
+        raise ValueError(f"must be between 0 and {maximum}")
     return value
 
 
