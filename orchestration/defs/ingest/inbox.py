@@ -19,7 +19,8 @@ WATERMARK_DDL = "create table if not exists raw.inbox_watermark (last_seq bigint
 
 def watermark(con: duckdb.DuckDBPyConnection) -> int:
     con.execute(WATERMARK_DDL)
-    row = con.execute("select max(last_seq) from raw.inbox_watermark").fetchone()
+    # fetchall: a half-read result would block the connection (DuckDB 2.0)
+    (row,) = con.execute("select max(last_seq) from raw.inbox_watermark").fetchall()
     return row[0] or 0
 
 

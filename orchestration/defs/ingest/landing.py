@@ -139,7 +139,7 @@ def ingest(
     con.execute(load_sql(SQL_DIR, "create_raw_tables"))
     run_id = con.execute(
         "select coalesce(max(ingest_run_id), 0) + 1 from raw.ingest_runs"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     report = IngestReport(ingest_run_id=run_id)
     now_naive = now.replace(tzinfo=None)
     seen = {
