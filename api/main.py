@@ -27,6 +27,7 @@ from api.ping import router as ping_router
 from api.rate_limit import RateLimiter
 from api.snapshot import SnapshotReader
 from api.usage_events.router import router as usage_events_router
+from api.usage_events.service import GroupCommitter
 from orchestration.lib.control_store import engine_for
 from orchestration.settings import Settings
 
@@ -170,7 +171,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.snapshot.start()
+        app.state.committer = GroupCommitter(app.state.store)
         yield
+        app.state.committer.close()
         app.state.snapshot.stop()
 
     app = FastAPI(

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
+import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,8 +22,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
 
-from api.periods import iso_ms
-from api.usage_events.schemas import RecordedEvent, UsageEventIn
+from api.usage_events.schemas import UsageEventIn
 from orchestration.lib.control_store import landing_events
 
 
@@ -44,7 +45,7 @@ class Prepared:
 class Outcome:
     index: int
     status: str  # recorded | duplicate | conflict | invalid
-    event: RecordedEvent | None = None
+    event: dict[str, Any] | None = None
     message: str | None = None
 
 
@@ -85,16 +86,16 @@ def prepare(
     return Prepared(index, key, "", request_hash, body)
 
 
-def _as_recorded(event_id: str, body: dict[str, Any], recorded: bool) -> RecordedEvent:
-    when = datetime.fromisoformat(body["timestamp"].replace("Z", "+00:00"))
-    return RecordedEvent(
-        eventId=event_id,
-        userId=body.get("userId"),
-        metricName=body["metricName"],
-        quantity=body["quantity"],
-        eventTimestamp=iso_ms(when),
-        recorded=recorded,
-    )
+def _recorded(event_id: str, body: dict[str, Any], recorded: bool) -> dict[str, Any]:
+    """The answer for one stored event; the stored timestamp is canonical (…T…%fZ)."""
+    return {
+        "eventId": event_id,
+        "userId": body.get("userId"),
+        "metricName": body["metricName"],
+        "quantity": body["quantity"],
+        "eventTimestamp": body["timestamp"][:23] + "Z",
+        "recorded": recorded,
+    }
 
 
 def _insert(dialect: str):
@@ -102,70 +103,144 @@ def _insert(dialect: str):
     return (
         module.insert(landing_events)
         .on_conflict_do_nothing(index_elements=["organization_id", "idempotency_key"])
-        .returning(landing_events.c.idempotency_key)
+        .returning(landing_events.c.organization_id, landing_events.c.idempotency_key)
     )
+
+
+@dataclass
+class Job:
+    organization_id: str
+    items: list[Prepared]
+    now: datetime
+    done: threading.Event = field(default_factory=threading.Event)
+    outcomes: list[Outcome] | None = None
+    error: BaseException | None = None
+
+
+def record_jobs(engine: sa.Engine, jobs: list[Job]) -> None:
+    """Store the events of several requests in one transaction (one fsync); set each job's
+    outcomes. Committed before this returns."""
+    first: dict[tuple[str, str], Prepared] = {}
+    rows = []
+    for job in jobs:
+        for item in job.items:
+            key = (job.organization_id, item.idempotency_key)
+            if key in first:
+                continue
+            first[key] = item
+            rows.append(
+                {
+                    "organization_id": job.organization_id,
+                    "idempotency_key": item.idempotency_key,
+                    "event_id": event_id_for(*key),
+                    "request_hash": item.request_hash,
+                    "body": json.dumps(item.body, separators=(",", ":")),
+                    "received_at": job.now.replace(tzinfo=None),
+                }
+            )
+    stored: dict[tuple[str, str], Any] = {}
+    with engine.begin() as con:
+        inserted = (
+            {tuple(r) for r in con.execute(_insert(engine.dialect.name), rows)} if rows else set()
+        )
+        existing = [key for key in first if key not in inserted]
+        if existing:
+            query = sa.select(
+                landing_events.c.organization_id,
+                landing_events.c.idempotency_key,
+                landing_events.c.event_id,
+                landing_events.c.request_hash,
+                landing_events.c.body,
+            ).where(
+                sa.tuple_(landing_events.c.organization_id, landing_events.c.idempotency_key).in_(
+                    existing
+                )
+            )
+            stored = {(r.organization_id, r.idempotency_key): r for r in con.execute(query)}
+    for job in jobs:
+        outcomes = []
+        for item in job.items:
+            key = (job.organization_id, item.idempotency_key)
+            if key in inserted and first[key] is item:
+                outcomes.append(
+                    Outcome(item.index, "recorded", _recorded(event_id_for(*key), item.body, True))
+                )
+                continue
+            row = stored.get(key)
+            if row is None:  # stored by an earlier item of this same group
+                row_hash, row_id, row_body = (
+                    first[key].request_hash,
+                    event_id_for(*key),
+                    first[key].body,
+                )
+            else:
+                row_hash, row_id, row_body = row.request_hash, row.event_id, json.loads(row.body)
+            if row_hash == item.request_hash:
+                outcomes.append(
+                    Outcome(item.index, "duplicate", _recorded(row_id, row_body, False))
+                )
+            else:
+                outcomes.append(
+                    Outcome(
+                        item.index,
+                        "conflict",
+                        message=(
+                            f"idempotencyKey {item.idempotency_key} was already used for a different event"
+                        ),
+                    )
+                )
+        job.outcomes = outcomes
 
 
 def record(
     engine: sa.Engine, organization_id: str, items: list[Prepared], now: datetime
 ) -> list[Outcome]:
-    """Store new events, find retries and conflicts; committed before this returns."""
-    first: dict[str, Prepared] = {}
-    for item in items:
-        first.setdefault(item.idempotency_key, item)
-    rows = [
-        {
-            "organization_id": organization_id,
-            "idempotency_key": key,
-            "event_id": event_id_for(organization_id, key),
-            "request_hash": item.request_hash,
-            "body": json.dumps(item.body, separators=(",", ":")),
-            "received_at": now.replace(tzinfo=None),
-        }
-        for key, item in first.items()
-    ]
-    with engine.begin() as con:
-        inserted: set[str] = set()
-        if rows:
-            inserted = set(con.execute(_insert(engine.dialect.name), rows).scalars().all())
-        stored = (
-            {
-                row.idempotency_key: row
-                for row in con.execute(
-                    sa.select(
-                        landing_events.c.idempotency_key,
-                        landing_events.c.event_id,
-                        landing_events.c.request_hash,
-                        landing_events.c.body,
-                    )
-                    .where(landing_events.c.organization_id == organization_id)
-                    .where(landing_events.c.idempotency_key.in_(list(first)))
-                )
-            }
-            if first
-            else {}
-        )
-    outcomes = []
-    for item in items:
-        row = stored[item.idempotency_key]
-        if item is first[item.idempotency_key] and item.idempotency_key in inserted:
-            outcomes.append(
-                Outcome(item.index, "recorded", _as_recorded(row.event_id, item.body, True))
-            )
-        elif row.request_hash == item.request_hash:
-            outcomes.append(
-                Outcome(
-                    item.index, "duplicate", _as_recorded(row.event_id, json.loads(row.body), False)
-                )
-            )
-        else:
-            outcomes.append(
-                Outcome(
-                    item.index,
-                    "conflict",
-                    message=(
-                        f"idempotencyKey {item.idempotency_key} was already used for a different event"
-                    ),
-                )
-            )
-    return outcomes
+    job = Job(organization_id, items, now)
+    record_jobs(engine, [job])
+    return job.outcomes
+
+
+class GroupCommitter:
+    """Group commit: requests that arrive while a transaction is being written wait and go
+    together into the next one — one fsync for many answers, each still durable before it
+    is sent."""
+
+    MAX_GROUP = 64
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+        self._thread.start()
+
+    def record(self, organization_id: str, items: list[Prepared], now: datetime) -> list[Outcome]:
+        job = Job(organization_id, items, now)
+        self._queue.put(job)
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return job.outcomes
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while (job := self._queue.get()) is not None:
+            jobs = [job]
+            while len(jobs) < self.MAX_GROUP:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)
+                    break
+                jobs.append(nxt)
+            try:
+                record_jobs(self.engine, jobs)
+            except BaseException as error:  # every waiting request gets the error
+                for waiting in jobs:
+                    waiting.error = error
+            for waiting in jobs:
+                waiting.done.set()

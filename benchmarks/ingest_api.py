@@ -1,0 +1,149 @@
+"""Write-API throughput: events/s through the batch endpoint and requests/s for single events.
+
+    .venv/bin/python benchmarks/ingest_api.py --batches 60 --singles 3000 --concurrency 4 --workers 1
+
+Starts uvicorn on a free localhost port with a fresh home (SQLite landing store, WAL,
+synchronous=FULL: every answer is on disk), then sends pre-serialised 1,000-event batches and
+single events from `concurrency` keep-alive clients (httpx, one process on the same cores).
+Written to benchmarks/results/ingest_api.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+
+import httpx
+from harness import BIN, ROOT, home_env, print_table, run_measured, tallyhouse
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _event(i: int, prefix: str) -> dict:
+    return {
+        "eventType": "llm_call",
+        "metricName": "tokens",
+        "quantity": 1000 + i % 500,
+        "idempotencyKey": f"{prefix}-{i}",
+        "timestamp": "2026-11-24T11:00:00Z",
+        "userId": f"user_{i % 97}",
+        "metadata": {
+            "model": "gpt-4o-mini",
+            "provider": "openai",
+            "inputTokens": 800,
+            "outputTokens": 200,
+        },
+    }
+
+
+async def _send(
+    base: str, key: str, path: str, payloads: list[bytes], concurrency: int
+) -> dict[str, float]:
+    latencies: list[float] = []
+    failures = 0
+    queue = iter(payloads)
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    async def client() -> None:
+        nonlocal failures
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as http:
+            for payload in queue:
+                started = time.perf_counter()
+                response = await http.post(path, content=payload)
+                latencies.append(time.perf_counter() - started)
+                failures += response.status_code not in (200, 201)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    q = statistics.quantiles(latencies, n=100)
+    return {
+        "requests": len(payloads),
+        "seconds": round(elapsed, 2),
+        "requests_per_s": round(len(payloads) / elapsed),
+        "p50_ms": round(q[49] * 1000, 2),
+        "p99_ms": round(q[98] * 1000, 2),
+        "failures": failures,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--batches", type=int, default=60)
+    parser.add_argument("--singles", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=1)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="tallyhouse-bench-") as home:
+        env = home_env(home, TALLYHOUSE_RATE_LIMIT="0")
+        _, _, key = run_measured(
+            tallyhouse("keys", "create", "--org", "acme", "--scopes", "usage:write"), env
+        )
+        port = _free_port()
+        server = subprocess.Popen(
+            [
+                str(BIN / "python"),
+                "-m",
+                "uvicorn",
+                "api.main:create_app",
+                "--factory",
+                "--port",
+                str(port),
+                "--workers",
+                str(options.workers),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    httpx.get(f"{base}/openapi.json", timeout=1)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            batches = [
+                json.dumps({"events": [_event(b * 1000 + i, "b") for i in range(1000)]}).encode()
+                for b in range(options.batches)
+            ]
+            singles = [json.dumps(_event(i, "s")).encode() for i in range(options.singles)]
+            batch = asyncio.run(
+                _send(base, key.strip(), "/v1/usage/events/batch", batches, options.concurrency)
+            )
+            single = asyncio.run(
+                _send(base, key.strip(), "/v1/usage/events", singles, options.concurrency * 2)
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    rows = [
+        {
+            "endpoint": "batch (1,000 events)",
+            **batch,
+            "events_per_s": round(batch["requests_per_s"] * 1000),
+        },
+        {"endpoint": "single event", **single, "events_per_s": single["requests_per_s"]},
+    ]
+    print_table(rows, "ingest_api")
+
+
+if __name__ == "__main__":
+    main()
