@@ -13,20 +13,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import statistics
-import subprocess
 import tempfile
 import time
 
 import httpx
-from harness import BIN, ROOT, home_env, print_table, run_measured, tallyhouse
+from harness import home_env, print_table, run_measured, tallyhouse
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from api import subprocess_server
 
 
 def _event(i: int, prefix: str) -> dict:
@@ -91,35 +85,8 @@ def main() -> None:
         _, _, key = run_measured(
             tallyhouse("keys", "create", "--org", "acme", "--scopes", "usage:write"), env
         )
-        port = _free_port()
-        server = subprocess.Popen(
-            [
-                str(BIN / "python"),
-                "-m",
-                "uvicorn",
-                "api.main:create_app",
-                "--factory",
-                "--port",
-                str(port),
-                "--workers",
-                str(options.workers),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
+        server, base = subprocess_server.start(env, workers=options.workers)
         try:
-            for _ in range(300):
-                try:
-                    httpx.get(f"{base}/openapi.json", timeout=1)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.05)
             batches = [
                 json.dumps({"events": [_event(b * 1000 + i, "b") for i in range(1000)]}).encode()
                 for b in range(options.batches)

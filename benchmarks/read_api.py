@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
-import subprocess
 import tempfile
 import time
 
 import httpx
-from harness import BIN, ROOT, generate, home_env, print_table, run_measured, tallyhouse
+from harness import generate, home_env, print_table, run_measured, tallyhouse
+
+from api import subprocess_server
 
 ENDPOINTS = {
     "ping": "/v1/ping",
@@ -31,12 +31,6 @@ ENDPOINTS = {
     "end-user summary": "/v1/end-user-costs/user_1/summary?start_date=2026-11-01&end_date=2026-11-24",
     "end-user by-model": "/v1/end-user-costs/user_1/by-model?start_date=2026-11-01&end_date=2026-11-24",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _load(
@@ -84,33 +78,8 @@ def main() -> None:
         _, _, key = run_measured(
             tallyhouse("keys", "create", "--org", "acme", "--scopes", "costs:read"), env
         )
-        port = _free_port()
-        server = subprocess.Popen(
-            [
-                str(BIN / "python"),
-                "-m",
-                "uvicorn",
-                "api.main:create_app",
-                "--factory",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
+        server, base = subprocess_server.start(env)
         try:
-            for _ in range(200):
-                try:
-                    httpx.get(f"{base}/openapi.json", timeout=1)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.05)
             rows = []
             for name, path in ENDPOINTS.items():
                 asyncio.run(_load(base, path, key.strip(), 50, options.concurrency))  # warm up

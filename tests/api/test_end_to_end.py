@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api import subprocess_server
 from tests.api.conftest import auth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,48 +42,12 @@ def read_examples() -> list[tuple[str, dict | None]]:
     return examples
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(built_home) -> Iterator[str]:
     settings, _ = built_home
-    port = _free_port()
     env = {**os.environ, "TALLYHOUSE_HOME": str(settings.root), "TALLYHOUSE_RATE_LIMIT": "0"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
+    with subprocess_server.running(env) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 # documented: no percentage of a zero previous period (docs/api.md)

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,6 +16,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from api import subprocess_server
 from api.keys.service import create_key
 from api.usage_events.service import prepare, record
 from orchestration.build import run_build
@@ -27,45 +25,10 @@ from orchestration.lib.control_store import engine_for, landing_events, metadata
 from orchestration.lib.warehouse import connect
 from tests.api.conftest import auth
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_server(home: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+def _start_server(home: Path):
     env = {**os.environ, "TALLYHOUSE_HOME": str(home), "TALLYHOUSE_RATE_LIMIT": "0"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            httpx.get(f"{base}/openapi.json", timeout=1)
-            return process, base
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not start")
+    return subprocess_server.start(env)
 
 
 def test_posted_events_are_in_the_cost_endpoints_after_a_build(home_copy):
