@@ -10,7 +10,7 @@ import duckdb
 from fastapi import Depends, Request
 
 from api.errors import Forbidden, RateLimited, SnapshotUnavailable, Unauthorized
-from api.keys.service import ApiKey, authenticate
+from api.keys.service import ApiKey
 from orchestration.settings import Settings
 
 _UNAUTHORIZED = "Missing or invalid API key"
@@ -29,7 +29,7 @@ def authenticated_key(request: Request) -> ApiKey:
     scheme, _, token = header.partition(" ")
     key = None
     if scheme.lower() == "bearer" and token.strip().startswith("sk_"):
-        key = authenticate(request.app.state.store, token.strip())
+        key = request.app.state.key_cache.get(token.strip())
     if key is None:
         raise Unauthorized(_UNAUTHORIZED)
     request.state.organization_id = key.organization_id

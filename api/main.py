@@ -23,6 +23,7 @@ from api.errors import (
     error_response,
     new_correlation_id,
 )
+from api.keys.service import KeyCache
 from api.ping import router as ping_router
 from api.rate_limit import RateLimiter
 from api.snapshot import SnapshotReader
@@ -188,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = engine_for(settings.control_store_url)
     app.state.snapshot = SnapshotReader(settings.current_snapshot)
     app.state.rate_limiter = RateLimiter(settings.rate_limit)
+    app.state.key_cache = KeyCache(app.state.store)
     _install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestLogMiddleware)

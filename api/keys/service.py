@@ -7,6 +7,7 @@ import hmac
 import re
 import secrets
 import string
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -101,3 +102,28 @@ def revoke_key(engine: sa.Engine, prefix: str, now: datetime) -> int:
             _sql("revoke_key"), {"prefix": prefix, "revoked_at": now.replace(tzinfo=None)}
         )
     return result.rowcount
+
+
+class KeyCache:
+    """Valid keys remembered for `ttl` seconds, by hash: most requests skip the store, and a
+    revocation takes effect within `ttl`. Unknown keys are never cached (always looked up)."""
+
+    def __init__(self, engine: sa.Engine, ttl: float = 1.0) -> None:
+        self.engine = engine
+        self.ttl = ttl
+        self._keys: dict[str, tuple[float, ApiKey]] = {}
+
+    def get(self, plaintext: str) -> ApiKey | None:
+        digest = _hash(plaintext)
+        now = time.monotonic()
+        cached = self._keys.get(digest)
+        if cached is not None and now - cached[0] < self.ttl:
+            return cached[1]
+        key = authenticate(self.engine, plaintext)
+        if key is None:
+            self._keys.pop(digest, None)
+        else:
+            if len(self._keys) > 10_000:
+                self._keys.clear()
+            self._keys[digest] = (now, key)
+        return key

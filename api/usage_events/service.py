@@ -15,15 +15,20 @@ import queue
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
 
+from api.periods import iso_ms
+from api.sql import query
 from api.usage_events.schemas import UsageEventIn
 from orchestration.lib.control_store import landing_events
+
+_HERE = str(Path(__file__).parent)
 
 
 def event_id_for(organization_id: str, idempotency_key: str) -> str:
@@ -36,9 +41,9 @@ def event_id_for(organization_id: str, idempotency_key: str) -> str:
 class Prepared:
     index: int
     idempotency_key: str
-    event_id: str
     request_hash: str
-    body: dict[str, Any]
+    body: str  # what is stored: the body as sent (canonical JSON), plus the key if we made it
+    answer: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -52,16 +57,37 @@ class Outcome:
 def _messages(error: ValidationError) -> str:
     parts = []
     for item in error.errors()[:5]:
-        field = ".".join(str(p) for p in item["loc"]) or "body"
+        field_name = ".".join(str(p) for p in item["loc"]) or "body"
         message = item["msg"].removeprefix("Value error, ")
-        parts.append(f"{field}: {message}")
+        parts.append(f"{field_name}: {message}")
     return "; ".join(parts)
 
 
+def _canonical(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def _answer(event_id: str, body: dict[str, Any], when: datetime, recorded: bool) -> dict[str, Any]:
+    return {
+        "eventId": event_id,
+        "userId": body.get("userId"),
+        "metricName": body["metricName"],
+        "quantity": body["quantity"],
+        "eventTimestamp": iso_ms(when),
+        "recorded": recorded,
+    }
+
+
 def prepare(
-    index: int, raw: Any, now: datetime, max_age: timedelta, max_future: timedelta
+    index: int,
+    raw: Any,
+    now: datetime,
+    max_age: timedelta,
+    max_future: timedelta,
+    organization_id: str = "",
 ) -> Prepared | Outcome:
-    """Validate one body; fill the server's defaults (timestamp, key) into what is stored."""
+    """Validate one body. What is stored is the body as sent; a missing timestamp means the
+    time received (kept beside it), a missing key one the server makes."""
     try:
         event = UsageEventIn.model_validate(raw)
     except ValidationError as error:
@@ -74,37 +100,21 @@ def prepare(
         return Outcome(
             index, "invalid", message="timestamp: older than the accepted backfill window"
         )
-    key = event.idempotencyKey or f"srv_{uuid.uuid4().hex}"
-    body = {
-        **sent,
-        "idempotencyKey": key,
-        "timestamp": (when or now).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-    }
-    request_hash = hashlib.sha256(
-        json.dumps(sent, sort_keys=True, separators=(",", ":")).encode()
-    ).hexdigest()
-    return Prepared(index, key, "", request_hash, body)
+    canonical = _canonical(sent)
+    request_hash = hashlib.sha256(canonical.encode()).hexdigest()
+    key = event.idempotencyKey
+    if key is None:
+        key = f"srv_{uuid.uuid4().hex}"
+        canonical = _canonical({**sent, "idempotencyKey": key})
+    answer = _answer(event_id_for(organization_id, key), sent, when or now, True)
+    return Prepared(index, key, request_hash, canonical, answer)
 
 
-def _recorded(event_id: str, body: dict[str, Any], recorded: bool) -> dict[str, Any]:
-    """The answer for one stored event; the stored timestamp is canonical (…T…%fZ)."""
-    return {
-        "eventId": event_id,
-        "userId": body.get("userId"),
-        "metricName": body["metricName"],
-        "quantity": body["quantity"],
-        "eventTimestamp": body["timestamp"][:23] + "Z",
-        "recorded": recorded,
-    }
-
-
-def _insert(dialect: str):
-    module = postgresql if dialect == "postgresql" else sqlite
-    return (
-        module.insert(landing_events)
-        .on_conflict_do_nothing(index_elements=["organization_id", "idempotency_key"])
-        .returning(landing_events.c.organization_id, landing_events.c.idempotency_key)
-    )
+def _stored_answer(row: Any, recorded: bool) -> dict[str, Any]:
+    body = json.loads(row.body)
+    event = UsageEventIn.model_validate(body)
+    when = event.event_time() or row.received_at.replace(tzinfo=UTC)
+    return _answer(row.event_id, body, when, recorded)
 
 
 @dataclass
@@ -115,6 +125,90 @@ class Job:
     done: threading.Event = field(default_factory=threading.Event)
     outcomes: list[Outcome] | None = None
     error: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class _Row:
+    idempotency_key: str
+    event_id: str
+    request_hash: str
+    body: str
+    received_at: datetime
+
+
+def _insert_returning(dialect: str):
+    module = postgresql if dialect == "postgresql" else sqlite
+    return (
+        module.insert(landing_events)
+        .on_conflict_do_nothing(index_elements=["organization_id", "idempotency_key"])
+        .returning(landing_events.c.organization_id, landing_events.c.idempotency_key)
+    )
+
+
+def _write_portable(engine: sa.Engine, rows: list[dict[str, Any]]) -> tuple[set, dict]:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING, then read the rows that were there already."""
+    stored: dict[tuple[str, str], _Row] = {}
+    with engine.begin() as con:
+        inserted = {tuple(r) for r in con.execute(_insert_returning(engine.dialect.name), rows)}
+        existing = [
+            (r["organization_id"], r["idempotency_key"])
+            for r in rows
+            if (r["organization_id"], r["idempotency_key"]) not in inserted
+        ]
+        if existing:
+            c = landing_events.c
+            query = sa.select(
+                c.organization_id,
+                c.idempotency_key,
+                c.event_id,
+                c.request_hash,
+                c.body,
+                c.received_at,
+            ).where(sa.tuple_(c.organization_id, c.idempotency_key).in_(existing))
+            for r in con.execute(query):
+                stored[(r.organization_id, r.idempotency_key)] = _Row(*r[1:])
+    return inserted, stored
+
+
+def _write_sqlite(engine: sa.Engine, rows: list[dict[str, Any]]) -> tuple[set, dict]:
+    """SQLite: BEGIN IMMEDIATE takes the write lock first, so the keys found missing are still
+    missing when inserted — a plain executemany, no per-row conflict handling."""
+    stored: dict[tuple[str, str], _Row] = {}
+    raw = engine.raw_connection()
+    connection = raw.driver_connection
+    previous, connection.isolation_level = connection.isolation_level, None
+    try:
+        cursor = connection.cursor()
+        cursor.execute("begin immediate")
+        try:
+            by_org: dict[str, list[str]] = {}
+            for r in rows:
+                by_org.setdefault(r["organization_id"], []).append(r["idempotency_key"])
+            for org, keys in by_org.items():
+                found = cursor.execute(
+                    query(_HERE, "stored_events"),
+                    {"organization_id": org, "keys": json.dumps(keys)},
+                )
+                for key, event_id, request_hash, body, received_at in found:
+                    stored[(org, key)] = _Row(
+                        key, event_id, request_hash, body, datetime.fromisoformat(str(received_at))
+                    )
+            new = [r for r in rows if (r["organization_id"], r["idempotency_key"]) not in stored]
+            cursor.executemany(
+                query(_HERE, "insert_event"),
+                [
+                    {**r, "received_at": r["received_at"].strftime("%Y-%m-%d %H:%M:%S.%f")}
+                    for r in new
+                ],
+            )
+            cursor.execute("commit")
+        except BaseException:
+            cursor.execute("rollback")
+            raise
+    finally:
+        connection.isolation_level = previous
+        raw.close()
+    return {(r["organization_id"], r["idempotency_key"]) for r in new}, stored
 
 
 def record_jobs(engine: sa.Engine, jobs: list[Job]) -> None:
@@ -134,51 +228,28 @@ def record_jobs(engine: sa.Engine, jobs: list[Job]) -> None:
                     "idempotency_key": item.idempotency_key,
                     "event_id": event_id_for(*key),
                     "request_hash": item.request_hash,
-                    "body": json.dumps(item.body, separators=(",", ":")),
+                    "body": item.body,
                     "received_at": job.now.replace(tzinfo=None),
                 }
             )
-    stored: dict[tuple[str, str], Any] = {}
-    with engine.begin() as con:
-        inserted = (
-            {tuple(r) for r in con.execute(_insert(engine.dialect.name), rows)} if rows else set()
-        )
-        existing = [key for key in first if key not in inserted]
-        if existing:
-            query = sa.select(
-                landing_events.c.organization_id,
-                landing_events.c.idempotency_key,
-                landing_events.c.event_id,
-                landing_events.c.request_hash,
-                landing_events.c.body,
-            ).where(
-                sa.tuple_(landing_events.c.organization_id, landing_events.c.idempotency_key).in_(
-                    existing
-                )
-            )
-            stored = {(r.organization_id, r.idempotency_key): r for r in con.execute(query)}
+    write = _write_sqlite if engine.dialect.name == "sqlite" else _write_portable
+    inserted, stored = write(engine, rows) if rows else (set(), {})
     for job in jobs:
         outcomes = []
         for item in job.items:
             key = (job.organization_id, item.idempotency_key)
             if key in inserted and first[key] is item:
-                outcomes.append(
-                    Outcome(item.index, "recorded", _recorded(event_id_for(*key), item.body, True))
-                )
+                outcomes.append(Outcome(item.index, "recorded", item.answer))
                 continue
             row = stored.get(key)
             if row is None:  # stored by an earlier item of this same group
-                row_hash, row_id, row_body = (
-                    first[key].request_hash,
-                    event_id_for(*key),
-                    first[key].body,
-                )
+                same = first[key].request_hash == item.request_hash
+                answer = {**first[key].answer, "recorded": False}
             else:
-                row_hash, row_id, row_body = row.request_hash, row.event_id, json.loads(row.body)
-            if row_hash == item.request_hash:
-                outcomes.append(
-                    Outcome(item.index, "duplicate", _recorded(row_id, row_body, False))
-                )
+                same = row.request_hash == item.request_hash
+                answer = _stored_answer(row, False) if same else None
+            if same:
+                outcomes.append(Outcome(item.index, "duplicate", answer))
             else:
                 outcomes.append(
                     Outcome(

@@ -176,7 +176,10 @@ def test_replaying_batches_in_any_order_changes_no_total(tmp_path_factory, batch
 
     def send(keys: list[str]) -> None:
         record(
-            engine, "acme", [prepare(i, _body(k), now, *limits) for i, k in enumerate(keys)], now
+            engine,
+            "acme",
+            [prepare(i, _body(k), now, *limits, "acme") for i, k in enumerate(keys)],
+            now,
         )
 
     def totals() -> tuple[int, Decimal]:

@@ -144,7 +144,7 @@ select
     event_type,
     metric_name,
     quantity,
-    coalesce(event_at, $1) as event_at,
+    coalesce(event_at, received_at, $1) as event_at,
     user_id as end_user_id,
     caller_cost_usd,
     event_string,
