@@ -1,10 +1,12 @@
 """Write-API throughput: events/s through the batch endpoint and requests/s for single events.
 
-    .venv/bin/python benchmarks/ingest_api.py --batches 60 --singles 3000 --concurrency 4 --workers 1
+    .venv/bin/python benchmarks/ingest_api.py --workers 2 --concurrency 4 [--client wrk|python]
 
 Starts uvicorn on a free localhost port with a fresh home (SQLite landing store, WAL,
-synchronous=FULL: every answer is on disk), then sends pre-serialised 1,000-event batches and
-single events from `concurrency` keep-alive clients (httpx, one process on the same cores).
+synchronous=FULL: every answer is on disk), then sends 1,000-event batches (concurrency
+connections) and single events (4 x concurrency connections), every idempotency key new. The
+load comes from wrk (a C load generator, `apt-get install wrk`, Lua scripts in wrk/) when it
+is installed, else from httpx clients in one Python process on the same cores.
 Written to benchmarks/results/ingest_api.json.
 """
 
@@ -13,9 +15,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import re
+import shutil
 import statistics
+import subprocess
 import tempfile
 import time
+from pathlib import Path
 
 import httpx
 from harness import home_env, print_table, run_measured, tallyhouse
@@ -71,6 +78,57 @@ async def _send(
     }
 
 
+WRK_SCRIPTS = Path(__file__).resolve().parent / "wrk"
+
+
+def _python_client(base: str, key: str, options: argparse.Namespace) -> tuple[dict, dict]:
+    batches = [
+        json.dumps({"events": [_event(b * 1000 + i, "b") for i in range(1000)]}).encode()
+        for b in range(options.batches)
+    ]
+    singles = [json.dumps(_event(i, "s")).encode() for i in range(options.singles)]
+    batch = asyncio.run(_send(base, key, "/v1/usage/events/batch", batches, options.concurrency))
+    single = asyncio.run(_send(base, key, "/v1/usage/events", singles, options.concurrency * 2))
+    return batch, single
+
+
+def _wrk(base: str, key: str, script: str, connections: int, seconds: int) -> dict[str, object]:
+    """The same load from wrk (a C load generator): the server, not the client, is measured."""
+    output = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(WRK_SCRIPTS / script),
+            base,
+        ],
+        env={**os.environ, "TALLYHOUSE_KEY": key},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    def ms(label: str) -> float:
+        value = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", output)
+        number, unit = float(value.group(1)), value.group(2)
+        return round(number * {"us": 0.001, "ms": 1, "s": 1000}[unit], 2)
+
+    failures = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    per_second = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    return {
+        "requests": requests,
+        "seconds": seconds,
+        "requests_per_s": round(per_second),
+        "p50_ms": ms("50%"),
+        "p99_ms": ms("99%"),
+        "failures": int(failures.group(1)) if failures else 0,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -79,6 +137,13 @@ def main() -> None:
     parser.add_argument("--singles", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--client",
+        choices=["wrk", "python"],
+        default="wrk" if shutil.which("wrk") else "python",
+        help="wrk (apt-get install wrk) measures the server; python also works everywhere",
+    )
+    parser.add_argument("--seconds", type=int, default=8, help="duration of each wrk run")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tallyhouse-bench-") as home:
         env = home_env(home, TALLYHOUSE_RATE_LIMIT="0")
@@ -87,17 +152,13 @@ def main() -> None:
         )
         server, base = subprocess_server.start(env, workers=options.workers)
         try:
-            batches = [
-                json.dumps({"events": [_event(b * 1000 + i, "b") for i in range(1000)]}).encode()
-                for b in range(options.batches)
-            ]
-            singles = [json.dumps(_event(i, "s")).encode() for i in range(options.singles)]
-            batch = asyncio.run(
-                _send(base, key.strip(), "/v1/usage/events/batch", batches, options.concurrency)
-            )
-            single = asyncio.run(
-                _send(base, key.strip(), "/v1/usage/events", singles, options.concurrency * 2)
-            )
+            if options.client == "wrk":
+                batch = _wrk(base, key.strip(), "batch.lua", options.concurrency, options.seconds)
+                single = _wrk(
+                    base, key.strip(), "single_event.lua", options.concurrency * 4, options.seconds
+                )
+            else:
+                batch, single = _python_client(base, key.strip(), options)
         finally:
             server.terminate()
             server.wait(timeout=10)

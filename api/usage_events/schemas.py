@@ -122,10 +122,7 @@ class UsageEventIn(BaseModel):
         return value
 
     def event_time(self) -> datetime | None:
-        if self.timestamp is None:
-            return None
-        parsed = datetime.fromisoformat(self.timestamp.replace("Z", "+00:00"))
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+        return event_time({"timestamp": self.timestamp})
 
 
 class RecordedEvent(BaseModel):
@@ -175,3 +172,91 @@ class BatchResult(BaseModel):
     results: list[BatchItemResult] = Field(
         description="One result per event, by index, in request order."
     )
+
+
+_STRING_FIELDS = (
+    ("eventType", 100, True),
+    ("metricName", 100, True),
+    ("idempotencyKey", 255, False),
+    ("userId", 255, False),
+    ("value", 1000, False),
+)
+_FIELDS = tuple(UsageEventIn.model_fields)
+
+
+def _is_number(value: Any, maximum: float) -> bool:
+    return type(value) in (int, float) and math.isfinite(value) and 0 <= value <= maximum
+
+
+def _metadata_ok(metadata: Any) -> bool:
+    if metadata is None:
+        return True
+    if type(metadata) is not dict:
+        return False
+    for name in ("model", "provider", "feature"):
+        item = metadata.get(name)
+        if item is not None and (type(item) is not str or len(item) > 255):
+            return False
+    for name in TOKEN_FIELDS:
+        item = metadata.get(name)
+        if item is not None and not (type(item) is int and 0 <= item <= MAX_QUANTITY):
+            return False
+    # a cheap upper bound first; the exact length only for large metadata
+    bound = 2
+    for key, item in metadata.items():
+        if type(item) is str:
+            bound += len(key) + 2 * len(item) + 8
+        elif type(item) in (int, float, bool) or item is None:
+            bound += len(key) + 32
+        else:
+            bound = MAX_METADATA_CHARS + 1
+            break
+    return (
+        bound <= MAX_METADATA_CHARS
+        or len(json.dumps(metadata, separators=(",", ":"))) <= MAX_METADATA_CHARS
+    )
+
+
+def fast_accept(raw: Any) -> dict[str, Any] | None:
+    """The body as UsageEventIn would accept it (None fields dropped, unknown ones ignored), for
+    the common well-formed event; None means: let the model say what is wrong. A fast path
+    with the same rules, so that a batch of 1,000 is checked in a few milliseconds."""
+    if type(raw) is not dict:
+        return None
+    for name, limit, required in _STRING_FIELDS:
+        item = raw.get(name)
+        if item is None:
+            if required:
+                return None
+            continue
+        if (
+            type(item) is not str
+            or len(item) > limit
+            or (required and not item.strip())
+            or not item
+        ):
+            return None
+    if not _is_number(raw.get("quantity"), MAX_QUANTITY):
+        return None
+    cost = raw.get("costUsd")
+    if cost is not None and not _is_number(cost, MAX_COST_USD):
+        return None
+    timestamp = raw.get("timestamp")
+    if timestamp is not None:
+        if type(timestamp) is not str:
+            return None
+        try:
+            datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not _metadata_ok(raw.get("metadata")):
+        return None
+    return {name: raw[name] for name in _FIELDS if raw.get(name) is not None}
+
+
+def event_time(sent: dict[str, Any]) -> datetime | None:
+    timestamp = sent.get("timestamp")
+    if timestamp is None:
+        return None
+    parsed = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
