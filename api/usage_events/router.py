@@ -1,27 +1,43 @@
+import json
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.deps import AppSettings, Now, UsageWriter
 from api.errors import Conflict, ValidationFailed, error_responses
-from api.usage_events import service
-from api.usage_events.schemas import (
-    MAX_BATCH,
-    BatchIn,
-    BatchResult,
-    RecordedEvent,
-    UsageEventIn,
-)
+from api.usage_events import codec, service
+from api.usage_events.schemas import MAX_BATCH, BatchResult, RecordedEvent, UsageEventIn
 
 router = APIRouter(prefix="/v1/usage", tags=["usage events"])
+_EVENT_SCHEMA = UsageEventIn.model_json_schema(ref_template="#/components/schemas/{model}")
+_BATCH_SCHEMA = {
+    "type": "object",
+    "required": ["events"],
+    "properties": {
+        "events": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": _EVENT_SCHEMA}
+    },
+}
+
+
+def _json_body(schema: dict) -> dict:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def _limits(settings) -> tuple[timedelta, timedelta]:
     return timedelta(days=settings.max_event_age_days), timedelta(
         seconds=settings.max_future_seconds
     )
+
+
+def _parse(raw: bytes) -> Any:
+    """Plain JSON, for bodies the fast lane refused: the model then says what is wrong."""
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed("Malformed JSON in the request body") from None
 
 
 @router.post(
@@ -33,35 +49,22 @@ def _limits(settings) -> tuple[timedelta, timedelta]:
         **error_responses(400, 401, 403, 409, 413, 429, 500),
     },
     summary="Record one usage event (durable before the answer; idempotent)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": UsageEventIn.model_json_schema(
-                        ref_template="#/components/schemas/{model}"
-                    )
-                }
-            },
-        }
-    },
+    openapi_extra=_json_body(_EVENT_SCHEMA),
 )
-def record_event(
-    key: UsageWriter,
-    request: Request,
-    now: Now,
-    settings: AppSettings,
-    event: Annotated[dict[str, Any], Body()],
-) -> Any:
-    # validated once, by the same code as each event of a batch (schema documented above)
-    prepared = service.prepare(0, event, now, *_limits(settings), key.organization_id)
+async def record_event(key: UsageWriter, request: Request, now: Now, settings: AppSettings) -> Any:
+    raw = await request.body()
+    event = codec.decode_event(raw) or _parse(raw)
+    return await run_in_threadpool(_record_one, request, key.organization_id, event, now, settings)
+
+
+def _record_one(request: Request, organization_id: str, event: Any, now, settings) -> Response:
+    prepared = service.prepare(0, event, now, *_limits(settings), organization_id)
     if isinstance(prepared, service.Outcome):
         raise ValidationFailed(f"Invalid event: {prepared.message}")
-    (outcome,) = request.app.state.committer.record(key.organization_id, [prepared], now)
+    (outcome,) = request.app.state.committer.record(organization_id, [prepared], now)
     if outcome.status == "conflict":
         raise Conflict(outcome.message)
-    status = 201 if outcome.status == "recorded" else 200
-    return JSONResponse(outcome.event, status_code=status)
+    return JSONResponse(outcome.event, status_code=201 if outcome.status == "recorded" else 200)
 
 
 @router.post(
@@ -69,28 +72,38 @@ def record_event(
     response_model=BatchResult,
     responses=error_responses(400, 401, 403, 413, 429, 500),
     summary=f"Record 1 to {MAX_BATCH} usage events; a result for every event, by index",
+    openapi_extra=_json_body(_BATCH_SCHEMA),
 )
-def record_batch(
-    key: UsageWriter,
-    request: Request,
-    now: Now,
-    settings: AppSettings,
-    batch: Annotated[BatchIn, Body()],
-) -> BatchResult:
-    if not 1 <= len(batch.events) <= MAX_BATCH:
-        raise ValidationFailed(f"A batch holds 1 to {MAX_BATCH} events; got {len(batch.events)}")
+async def record_batch(key: UsageWriter, request: Request, now: Now, settings: AppSettings) -> Any:
+    raw = await request.body()
+    events: list[Any] | None = codec.decode_batch(raw)
+    if events is None:
+        body = _parse(raw)
+        if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+            raise ValidationFailed('Invalid request: the body must be {"events": [...]}')
+        events = body["events"]
+    if not 1 <= len(events) <= MAX_BATCH:
+        raise ValidationFailed(f"A batch holds 1 to {MAX_BATCH} events; got {len(events)}")
+    return await run_in_threadpool(
+        _record_many, request, key.organization_id, events, now, settings
+    )
+
+
+def _record_many(
+    request: Request, organization_id: str, events: list[Any], now, settings
+) -> Response:
     prepared = [
-        service.prepare(i, raw, now, *_limits(settings), key.organization_id)
-        for i, raw in enumerate(batch.events)
+        service.prepare(i, raw, now, *_limits(settings), organization_id)
+        for i, raw in enumerate(events)
     ]
     valid = [p for p in prepared if isinstance(p, service.Prepared)]
     outcomes = {o.index: o for o in prepared if isinstance(o, service.Outcome)}
     if valid:
-        for outcome in request.app.state.committer.record(key.organization_id, valid, now):
+        for outcome in request.app.state.committer.record(organization_id, valid, now):
             outcomes[outcome.index] = outcome
     results = []
     counts = dict.fromkeys(("recorded", "duplicate", "invalid", "conflict"), 0)
-    for index in range(len(batch.events)):
+    for index in range(len(events)):
         outcome = outcomes[index]
         counts[outcome.status] += 1
         error = None
@@ -100,13 +113,12 @@ def record_batch(
         results.append(
             {"index": index, "status": outcome.status, "event": outcome.event, "error": error}
         )
-    # plain data: a 1,000-event answer need not be validated again on the way out
-    return JSONResponse(
-        {
-            "recorded": counts["recorded"],
-            "duplicates": counts["duplicate"],
-            "invalid": counts["invalid"],
-            "conflicts": counts["conflict"],
-            "results": results,
-        }
-    )
+    payload = {
+        "recorded": counts["recorded"],
+        "duplicates": counts["duplicate"],
+        "invalid": counts["invalid"],
+        "conflicts": counts["conflict"],
+        "results": results,
+    }
+    # plain data encoded in C: a 1,000-event answer need not be validated again on the way out
+    return Response(codec.encode(payload), media_type="application/json")

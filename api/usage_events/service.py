@@ -19,12 +19,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
 
 from api.sql import query
-from api.usage_events.schemas import UsageEventIn, event_time, fast_accept
+from api.usage_events import codec
+from api.usage_events.schemas import UsageEventIn, event_time
 from orchestration.lib.control_store import landing_events
 
 _HERE = str(Path(__file__).parent)
@@ -62,10 +64,6 @@ def _messages(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _canonical(data: dict[str, Any]) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
-
-
 def _answer(event_id: str, body: dict[str, Any], when: datetime, recorded: bool) -> dict[str, Any]:
     stamp = f"{when:%Y-%m-%dT%H:%M:%S}.{when.microsecond // 1000:03d}Z"  # when is in UTC
     return {
@@ -86,29 +84,49 @@ def prepare(
     max_future: timedelta,
     organization_id: str = "",
 ) -> Prepared | Outcome:
-    """Validate one body. What is stored is the body as sent; a missing timestamp means the
-    time received (kept beside it), a missing key one the server makes."""
-    sent = fast_accept(raw)
-    if sent is None:
+    """Validate one body (an EventStruct from the fast lane, or anything JSON gave). What is
+    stored is the body as sent, canonical; a missing timestamp means the time received (kept
+    beside it), a missing key one the server makes."""
+    if isinstance(raw, codec.EventStruct) and codec.passes(raw):
+        sent: dict[str, Any] | codec.EventStruct = raw
+        fields = {
+            "metricName": raw.metricName,
+            "quantity": raw.quantity,
+            "userId": raw.userId,
+            "timestamp": raw.timestamp,
+            "idempotencyKey": raw.idempotencyKey,
+        }
+    else:
+        if isinstance(raw, codec.EventStruct):
+            raw = codec.as_builtins(raw)
         try:
             sent = UsageEventIn.model_validate(raw).model_dump(exclude_none=True)
         except ValidationError as error:
             return Outcome(index, "invalid", message=_messages(error))
-    when = event_time(sent)
+        fields = sent
+    try:
+        when = event_time(fields)
+    except ValueError:
+        return Outcome(index, "invalid", message="timestamp: must be an ISO-8601 date-time")
     if when is not None and when > now + max_future:
         return Outcome(index, "invalid", message="timestamp: more than 5 minutes in the future")
     if when is not None and when < now - max_age:
         return Outcome(
             index, "invalid", message="timestamp: older than the accepted backfill window"
         )
-    canonical = _canonical(sent)
-    request_hash = hashlib.sha256(canonical.encode()).hexdigest()
-    key = sent.get("idempotencyKey")
+    body = codec.canonical(sent)
+    request_hash = hashlib.sha256(body.encode()).hexdigest()
+    key = fields.get("idempotencyKey")
     if key is None:
         key = f"srv_{uuid.uuid4().hex}"
-        canonical = _canonical({**sent, "idempotencyKey": key})
-    answer = _answer(event_id_for(organization_id, key), sent, when or now, True)
-    return Prepared(index, key, request_hash, canonical, answer)
+        with_key = (
+            msgspec.structs.replace(sent, idempotencyKey=key)
+            if isinstance(sent, codec.EventStruct)
+            else {**sent, "idempotencyKey": key}
+        )
+        body = codec.canonical(with_key)
+    answer = _answer(event_id_for(organization_id, key), fields, when or now, True)
+    return Prepared(index, key, request_hash, body, answer)
 
 
 def _stored_answer(row: Any, recorded: bool) -> dict[str, Any]:
@@ -194,13 +212,7 @@ def _write_sqlite(engine: sa.Engine, rows: list[dict[str, Any]]) -> tuple[set, d
                         key, event_id, request_hash, body, datetime.fromisoformat(str(received_at))
                     )
             new = [r for r in rows if (r["organization_id"], r["idempotency_key"]) not in stored]
-            cursor.executemany(
-                query(_HERE, "insert_event"),
-                [
-                    {**r, "received_at": r["received_at"].strftime("%Y-%m-%d %H:%M:%S.%f")}
-                    for r in new
-                ],
-            )
+            cursor.executemany(query(_HERE, "insert_event"), new)
             cursor.execute("commit")
         except BaseException:
             cursor.execute("rollback")
@@ -216,7 +228,11 @@ def record_jobs(engine: sa.Engine, jobs: list[Job]) -> None:
     outcomes. Committed before this returns."""
     first: dict[tuple[str, str], Prepared] = {}
     rows = []
+    sqlite_rows = engine.dialect.name == "sqlite"
     for job in jobs:
+        received_at = job.now.replace(tzinfo=None)
+        if sqlite_rows:  # the raw driver stores text as SQLAlchemy's DateTime would
+            received_at = received_at.strftime("%Y-%m-%d %H:%M:%S.%f")
         for item in job.items:
             key = (job.organization_id, item.idempotency_key)
             if key in first:

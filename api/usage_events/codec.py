@@ -1,0 +1,81 @@
+"""The write path's fast lane: event bodies decoded, checked and re-encoded in C (msgspec).
+
+A body that msgspec accepts and that passes the few checks left to Python is stored as its
+canonical JSON (fields and metadata keys sorted, None fields dropped). Anything else takes the
+pydantic model (schemas.UsageEventIn), which says exactly what is wrong. Both lanes produce the
+same canonical JSON for the same body, so a retry is recognised whichever lane it takes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from api.usage_events.schemas import MAX_COST_USD, MAX_QUANTITY, metadata_problem
+
+Text100 = Annotated[str, Meta(min_length=1, max_length=100)]
+
+
+class EventStruct(msgspec.Struct, omit_defaults=True):
+    eventType: Text100
+    metricName: Text100
+    quantity: int | float
+    idempotencyKey: Annotated[str, Meta(min_length=1, max_length=255)] | None = None
+    timestamp: str | None = None
+    userId: Annotated[str, Meta(max_length=255)] | None = None
+    costUsd: int | float | None = None
+    value: Annotated[str, Meta(max_length=1000)] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class BatchStruct(msgspec.Struct):
+    events: list[EventStruct]
+
+
+_encoder = msgspec.json.Encoder(order="sorted")
+_event_decoder = msgspec.json.Decoder(EventStruct)
+_batch_decoder = msgspec.json.Decoder(BatchStruct)
+
+
+def canonical(body: EventStruct | dict[str, Any]) -> str:
+    return _encoder.encode(body).decode()
+
+
+def _number_ok(value: Any, maximum: float) -> bool:
+    return type(value) in (int, float) and math.isfinite(value) and 0 <= value <= maximum
+
+
+def passes(event: EventStruct) -> bool:
+    """The checks msgspec's types do not make; False sends the event to the model."""
+    return (
+        bool(event.eventType.strip())
+        and bool(event.metricName.strip())
+        and _number_ok(event.quantity, MAX_QUANTITY)
+        and (event.costUsd is None or _number_ok(event.costUsd, MAX_COST_USD))
+        and (event.metadata is None or metadata_problem(event.metadata) is None)
+    )
+
+
+def decode_event(raw: bytes) -> EventStruct | None:
+    try:
+        return _event_decoder.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+
+
+def decode_batch(raw: bytes) -> list[EventStruct] | None:
+    try:
+        return _batch_decoder.decode(raw).events
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+
+
+def as_builtins(event: EventStruct) -> dict[str, Any]:
+    return msgspec.structs.asdict(event)
+
+
+def encode(payload: Any) -> bytes:
+    return msgspec.json.encode(payload)
