@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +18,8 @@ prices_app = typer.Typer(help="The model-price seed.", no_args_is_help=True)
 app.add_typer(prices_app, name="prices")
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-console = Console(stderr=True)
+# soft_wrap: long commands and keys stay on one line, ready to copy
+console = Console(stderr=True, soft_wrap=True)
 
 
 @app.command()
@@ -58,6 +60,10 @@ def build() -> None:
         raise typer.Exit(code=1)
 
 
+def _usd(amount: str | None) -> str:
+    return "0.00" if amount is None else f"{Decimal(amount):,.2f}"
+
+
 def _build():
     from orchestration.build import run_build
 
@@ -71,7 +77,7 @@ def _build():
         f"build {summary.run_id[:8]} {status}: {summary.files_ingested} new files "
         f"({summary.files_skipped} already ingested), {summary.events_ingested:,} events ingested, "
         f"{summary.events_rejected:,} rejected, {summary.duplicates:,} duplicates; "
-        f"{summary.events_total:,} events in the warehouse, total cost ${summary.cost_usd_total}"
+        f"{summary.events_total:,} events in the warehouse, total cost ${_usd(summary.cost_usd_total)}"
     )
     if summary.snapshot_path:
         console.print(f"snapshot {summary.snapshot_version}: {settings.current_snapshot}")
