@@ -32,3 +32,14 @@ def shares(amounts: list[Decimal]) -> list[Decimal]:
     for i in order[:missing]:
         floors[i] += 1
     return [(Decimal(f) / 10).quantize(TENTH) for f in floors]
+
+
+def ranked(rows: list[tuple[str, Decimal, int]]) -> list[tuple[str, Decimal, int, Decimal]]:
+    """(name, cost, events) rows, most expensive first, as (name, cost to the cent, events,
+    percent of the total): shares from the exact costs, adding up to 100."""
+    return [
+        (name, usd(cost), int(events), share)
+        for (name, cost, events), share in zip(
+            rows, shares([cost for _, cost, _ in rows]), strict=True
+        )
+    ]

@@ -85,13 +85,7 @@ def _breakdown(con, org: str, dates: DateRange, by: str) -> list[tuple[str, Deci
             "end_date": dates.end,
         },
     ).fetchall()
-    costs = [money.usd(cost) for _, cost, _ in rows]
-    return [
-        (name, cost, int(events), share)
-        for (name, _, events), cost, share in zip(
-            rows, costs, money.shares([raw for _, raw, _ in rows]), strict=True
-        )
-    ]
+    return money.ranked(rows)
 
 
 def by_model(con: duckdb.DuckDBPyConnection, org: str, dates: DateRange) -> ModelBreakdown:

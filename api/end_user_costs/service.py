@@ -68,7 +68,6 @@ def by_model(
             "end_date": dates.end,
         },
     ).fetchall()
-    costs = [money.usd(cost) for _, cost, _ in rows]
     return EndUserModelBreakdown(
         endUserId=euid,
         externalId=external_id,
@@ -76,11 +75,9 @@ def by_model(
             ModelCost(
                 model=name,
                 totalCost=float(cost),
-                eventCount=int(events),
+                eventCount=events,
                 percentOfTotal=float(share),
             )
-            for (name, _, events), cost, share in zip(
-                rows, costs, money.shares([raw for _, raw, _ in rows]), strict=True
-            )
+            for name, cost, events, share in money.ranked(rows)
         ],
     )
