@@ -22,25 +22,10 @@ def free_port() -> int:
 
 
 def start(env: dict[str, str], *, workers: int = 1) -> tuple[subprocess.Popen, str]:
-    """A uvicorn process serving api.main:create_app, and its base URL once it answers."""
+    """A server process (api.serve) on a free port, and its base URL once it answers."""
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
+        [sys.executable, "-m", "api.serve", "--port", str(port), "--workers", str(workers)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -129,20 +129,9 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
     """Serve the REST API on the current snapshot (switches to new snapshots by itself)."""
-    import logging
+    from api.serve import serve as serve_api
 
-    import uvicorn
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvicorn.run(
-        "api.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        log_level="info",
-    )
+    serve_api(host, port, workers)
 
 
 @keys_app.command("create")
