@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import httpx
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given
@@ -98,6 +99,15 @@ def test_posted_events_are_in_the_cost_endpoints_after_a_build(home_copy):
     assert new["gpt-4o-mini"] == (round(mini[0] + 0.30, 2), mini[1] + 1)
     assert new["claude-3-5-sonnet"] == (round(sonnet[0] + 15.303, 2), sonnet[1] + 1)
     assert user["totalCost"] == 15.60  # 0.30 + 15.303, to the cent
+
+    # the id the API answered is the id in the marts
+    with duckdb.connect(str(home_copy.current_snapshot), read_only=True) as con:
+        stored = con.execute(
+            "select idempotency_key, event_id from fct_usage_costs "
+            "where organization_id = 'initech' and idempotency_key in ('api-1', 'api-2') order by 1"
+        ).fetchall()
+    answered = [(r["event"]["eventId"]) for r in batch.json()["results"]]
+    assert stored == [("api-1", answered[0]), ("api-2", answered[1])]
 
     again = run_build(home_copy)
     assert (again.events_ingested, again.duplicates) == (0, 0)
