@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -24,6 +26,17 @@ class Keys:
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def wait_for_snapshot(base: str, key: str, version: str, timeout: float = 15.0) -> None:
+    """Until a running server answers from `version` (its watcher polls every 0.2 s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = httpx.get(f"{base}/v1/cost-data/summary", headers=auth(key))
+        if response.headers.get("X-Snapshot-Version") == version:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the server did not switch to snapshot {version}")
 
 
 @pytest.fixture(scope="session")

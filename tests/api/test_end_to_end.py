@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import httpx
 import pytest
 
 from api import subprocess_server
-from tests.api.conftest import auth
+from tests.api.conftest import auth, wait_for_snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT.parent / "shared" / "spec" / "000_db286921f608a542.txt"
@@ -115,7 +114,7 @@ def test_a_publish_is_picked_up_without_a_restart(server, keys, built_home):
     link.symlink_to(os.path.relpath(republished, link.parent))
     os.replace(link, settings.current_snapshot)
     try:
-        time.sleep(0.6)  # the watcher polls every 0.2 s
+        wait_for_snapshot(server, keys.acme, "v999999-republished")
         after = httpx.get(f"{server}/v1/cost-data/summary", headers=auth(keys.acme))
         assert (before.status_code, after.status_code) == (200, 200)
         assert before.headers["X-Snapshot-Version"] == Path(target).stem

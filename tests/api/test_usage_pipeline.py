@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +23,7 @@ from orchestration.build import run_build
 from orchestration.defs.ingest.landing import ingest
 from orchestration.lib.control_store import engine_for, landing_events, metadata
 from orchestration.lib.warehouse import connect
-from tests.api.conftest import auth
+from tests.api.conftest import auth, wait_for_snapshot
 
 
 def _start_server(home: Path):
@@ -83,7 +82,7 @@ def test_posted_events_are_in_the_cost_endpoints_after_a_build(home_copy):
         summary = run_build(home_copy)
         assert (summary.events_ingested, summary.events_rejected) == (2, 0)
 
-        time.sleep(0.6)  # the server's watcher moves to the new snapshot
+        wait_for_snapshot(base, writer, Path(os.path.realpath(home_copy.current_snapshot)).stem)
         after = httpx.get(
             f"{base}/v1/cost-data/by-model", params=params, headers=auth(writer)
         ).json()
