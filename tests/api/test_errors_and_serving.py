@@ -76,14 +76,17 @@ class TestErrorEnvelope:
 class TestRateLimit:
     def test_bursts_over_the_limit_get_429_with_retry_after(self, built_home, keys):
         settings, _ = built_home
-        app = create_app(settings.model_copy(update={"rate_limit": 1.0}))
+        # 0.5 requests/s: a burst of one, the next token after 2 s (no test is that slow)
+        app = create_app(settings.model_copy(update={"rate_limit": 0.5}))
         with TestClient(app) as local:
             statuses = [local.get("/v1/ping", headers=auth(keys.acme)) for _ in range(3)]
-        assert [r.status_code for r in statuses] == [200, 200, 429]
-        assert statuses[2].headers["Retry-After"] == "1"
+            other_key = local.get("/v1/ping", headers=auth(keys.globex))
+        assert [r.status_code for r in statuses] == [200, 429, 429]
+        assert other_key.status_code == 200  # limits are per key
+        assert statuses[2].headers["Retry-After"] == "2"
         assert statuses[2].json()["error"] | {"correlationId": None} == {
             "code": "RATE_LIMITED",
-            "message": "Rate limit exceeded: retry in 1 s",
+            "message": "Rate limit exceeded: retry in 2 s",
             "correlationId": None,
             "details": {"retryable": True},
         }
