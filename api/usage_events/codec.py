@@ -8,13 +8,12 @@ same canonical JSON for the same body, so a retry is recognised whichever lane i
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
 
-from api.usage_events.schemas import MAX_COST_USD, MAX_QUANTITY, metadata_problem
+from api.usage_events.schemas import MAX_COST_USD, MAX_QUANTITY, metadata_problem, number_ok
 
 Text100 = Annotated[str, Meta(min_length=1, max_length=100)]
 
@@ -44,17 +43,13 @@ def canonical(body: EventStruct | dict[str, Any]) -> str:
     return _encoder.encode(body).decode()
 
 
-def _number_ok(value: Any, maximum: float) -> bool:
-    return type(value) in (int, float) and math.isfinite(value) and 0 <= value <= maximum
-
-
 def passes(event: EventStruct) -> bool:
     """The checks msgspec's types do not make; False sends the event to the model."""
     return (
         bool(event.eventType.strip())
         and bool(event.metricName.strip())
-        and _number_ok(event.quantity, MAX_QUANTITY)
-        and (event.costUsd is None or _number_ok(event.costUsd, MAX_COST_USD))
+        and number_ok(event.quantity, MAX_QUANTITY)
+        and (event.costUsd is None or number_ok(event.costUsd, MAX_COST_USD))
         and (event.metadata is None or metadata_problem(event.metadata) is None)
     )
 

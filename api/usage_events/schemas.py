@@ -22,10 +22,15 @@ TOKEN_FIELDS = (
 )
 
 
-def _finite_number(value: Any, field: str, maximum: float) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def number_ok(value: Any, maximum: float) -> bool:
+    """A finite JSON number (not a boolean) between 0 and maximum."""
+    return type(value) in (int, float) and math.isfinite(value) and 0 <= value <= maximum
+
+
+def _finite_number(value: Any, maximum: float) -> float | int:
+    if type(value) not in (int, float):
         raise ValueError("must be a number")
-    if not math.isfinite(value) or value < 0 or value > maximum:
+    if not number_ok(value, maximum):
         raise ValueError(f"must be between 0 and {maximum}")
     return value
 
@@ -79,12 +84,12 @@ class UsageEventIn(BaseModel):
     @field_validator("quantity", mode="before")
     @classmethod
     def _quantity(cls, value: Any) -> float | int:
-        return _finite_number(value, "quantity", MAX_QUANTITY)
+        return _finite_number(value, MAX_QUANTITY)
 
     @field_validator("costUsd", mode="before")
     @classmethod
     def _cost(cls, value: Any) -> float | int | None:
-        return None if value is None else _finite_number(value, "costUsd", MAX_COST_USD)
+        return None if value is None else _finite_number(value, MAX_COST_USD)
 
     @field_validator("timestamp")
     @classmethod
@@ -92,10 +97,10 @@ class UsageEventIn(BaseModel):
         if value is None:
             return None
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             raise ValueError("must be an ISO-8601 date-time") from None
-        return value if parsed else None
+        return value
 
     @field_validator("metadata")
     @classmethod

@@ -72,6 +72,7 @@ def _same_shape(actual, example) -> None:
         assert isinstance(actual, type(example)), (actual, example)
 
 
+@pytest.mark.skipif(not SPEC.exists(), reason="the spec is not beside this checkout")
 def test_the_committed_examples_match_the_spec():
     committed = [(e["path"], e["exampleResponse"]) for e in json.loads(SPEC_EXAMPLES.read_text())]
     assert committed == read_examples()
