@@ -24,6 +24,7 @@ from api.errors import (
     new_correlation_id,
 )
 from api.keys.service import KeyCache
+from api.metrics.router import router as metrics_router
 from api.ping import router as ping_router
 from api.rate_limit import RateLimiter
 from api.snapshot import SnapshotReader
@@ -181,7 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Tallyhouse API",
         version="0.1.0",
         description="Usage and LLM-cost analytics: cost summaries, breakdowns, trends and "
-        "end-user costs from the published warehouse snapshot. Authenticate with "
+        "end-user costs and metric values from the published warehouse snapshot. Authenticate with "
         "`Authorization: Bearer sk_test_…`. Every error uses one envelope with a correlation id.",
         lifespan=lifespan,
     )
@@ -193,6 +194,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestLogMiddleware)
-    for router in (ping_router, usage_events_router, cost_data_router, end_user_costs_router):
+    for router in (
+        ping_router,
+        usage_events_router,
+        cost_data_router,
+        end_user_costs_router,
+        metrics_router,
+    ):
         app.include_router(router)
     return app

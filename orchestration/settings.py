@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     max_range_days: int = Field(
         default=400, description="Longest start_date..end_date range a read endpoint accepts."
     )
+    metric_query_seconds: float = Field(
+        default=2.0, description="Time limit of one metric SQL evaluation (then it is stopped)."
+    )
+    metric_query_memory: str = Field(
+        default="256MB", description="DuckDB memory limit of one metric SQL evaluation."
+    )
 
     @cached_property
     def root(self) -> Path:

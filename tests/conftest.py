@@ -11,8 +11,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from api.metrics.schemas import MetricCreate
+from api.metrics.service import create_metric
 from orchestration.build import BuildSummary, run_build
+from orchestration.lib.control_store import engine_for
 from orchestration.lib.generator import generate_events
+from orchestration.lib.metric_sandbox import SandboxLimits
 from orchestration.settings import Settings
 
 PINNED_NOW = "2026-11-24T12:00:00Z"
@@ -27,6 +31,21 @@ SPEC_EXAMPLE_EVENT = {
     "userId": "user_123",
     "metadata": {"model": "gpt-4o", "provider": "openai", "feature": "chat"},
 }
+# Indexed metrics that exist before the fixture build, so it pre-computes their values.
+FIXTURE_METRICS = {
+    "Unique devices": "SELECT COUNT(DISTINCT event_string) AS value FROM filtered_events "
+    "WHERE event_name = 'user-login'",
+    "EU pages": "select sum(event_value) from filtered_events "
+    "where event_name = 'document_processed' and properties->>'region' = 'eu'",
+    "Average request tokens": "with requests as (select event_value from filtered_events "
+    "where event_name = 'llm_call' and metric_name = 'tokens') "
+    "select avg(event_value) from requests",
+    "Changed after the build": "select count(*) from filtered_events",
+    "One row per call": "select event_value from filtered_events where event_name = 'api_call'",
+    # instant over no rows, hours over the busiest customer's: the build's trial stops it
+    "Runaway": "select count(*) from filtered_events a, filtered_events b, filtered_events c, "
+    "filtered_events d where a.event_value + b.event_value + c.event_value + d.event_value > 0",
+}
 MALFORMED_LINES = [
     "{not json at all",
     '{"eventType": "llm_call", "metricName": "tokens", "quantity": -5, "idempotencyKey": "neg"}',
@@ -39,6 +58,7 @@ def use_home(home: Path) -> Settings:
     os.environ["TALLYHOUSE_HOME"] = str(home)
     os.environ["TALLYHOUSE_NOW"] = PINNED_NOW
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    os.environ["TALLYHOUSE_METRIC_QUERY_SECONDS"] = "1"
     return Settings()
 
 
@@ -60,6 +80,11 @@ def built_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Setti
     )
     spec_example = settings.landing_dir / "acme" / "spec-example.jsonl"
     spec_example.write_text(json.dumps(SPEC_EXAMPLE_EVENT) + "\n")
+    store = engine_for(settings.control_store_url)
+    for name, sql in FIXTURE_METRICS.items():
+        body = MetricCreate(name=name, queryType="indexed", sqlDefinition=sql)
+        # validated as the API would, except the trial: the build's export runs that
+        create_metric(store, "acme", body, settings.clock(), SandboxLimits(seconds=1))
     summary = run_build(settings)
     assert summary.success, "the fixture build failed"
     yield settings, summary

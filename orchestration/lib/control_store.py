@@ -1,4 +1,4 @@
-"""The control store: API keys and the landing inbox, in one SQL database.
+"""The control store: API keys, metric definitions and the landing inbox, in one SQL database.
 
 SQLite (WAL, synchronous=FULL) by default; PostgreSQL or any SQLAlchemy URL through
 TALLYHOUSE_STORE_URL. The schema is SQLAlchemy Core, so the same code runs on both.
@@ -45,6 +45,26 @@ landing_events = sa.Table(
     sa.Column("received_at", sa.DateTime, nullable=False),
     sa.UniqueConstraint("organization_id", "idempotency_key", name="landing_events_key"),
     sqlite_autoincrement=True,
+)
+
+# Metric definitions of every organization; a deleted one keeps its row (deleted_at set).
+metric_definitions = sa.Table(
+    "metric_definitions",
+    metadata,
+    sa.Column("metric_id", sa.String(40), primary_key=True),
+    sa.Column("organization_id", sa.String(64), nullable=False, index=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("description", sa.String(1000)),
+    sa.Column("query_type", sa.String(16), nullable=False),
+    sa.Column("aggregation_type", sa.String(16)),
+    sa.Column("event_name", sa.String(255)),
+    sa.Column("value_type", sa.String(16)),
+    sa.Column("sql_definition", sa.Text),
+    # bumped by every update: a pre-computed value counts only for the version it was built from
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("deleted_at", sa.DateTime),
 )
 
 

@@ -48,6 +48,7 @@ CACHE_WRITE_PROVIDERS = {"anthropic"}
 REASONING_MODELS = {"o3-mini"}
 FEATURES = ["chat", "search", "summarize", "code_assist", "support_bot", "translate"]
 ORG_NAMES = ["acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "wonka"]
+REGIONS = ("eu", "us", "apac")
 NON_LLM = [("api_call", "requests"), ("document_processed", "pages"), ("user-login", "logins")]
 # Hour-of-day weights (UTC): quiet nights, a working-day peak.
 HOUR_WEIGHTS = np.array(
@@ -255,9 +256,11 @@ def _body(rows: dict[str, np.ndarray], i: int, stamps: dict[int, str]) -> dict[s
             metricName=metric,
             quantity=int(rows["pages"][i]) if metric == "pages" else 1,
         )
-        metadata = {"feature": metadata["feature"]}
+        pages = int(rows["pages"][i])
+        metadata = {"feature": metadata["feature"], "region": REGIONS[pages % len(REGIONS)]}
         if event_type == "user-login":
-            body["value"] = user
+            # the device signed in from: what a UNIQUE_COUNT metric counts
+            body["value"] = f"{user}-device-{pages % 4}"
     body["metadata"] = metadata
     return body
 

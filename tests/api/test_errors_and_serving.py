@@ -106,6 +106,11 @@ class TestOpenApi:
             "/v1/end-user-costs/{externalId}/by-model",
             "/v1/usage/events",
             "/v1/usage/events/batch",
+            "/v1/metrics",
+            "/v1/metrics/{id}",
+            "/v1/metrics/{id}/update",
+            "/v1/metrics/{id}/delete",
+            "/v1/metrics/{id}/value",
         }
         for path, item in paths.items():
             for method, operation in item.items():

@@ -27,7 +27,9 @@ STORAGE_VERSION = "v1.5.0"
 SORT_KEYS = {
     "fct_usage_costs": "organization_id, event_at",
     "fct_daily_costs": "organization_id, end_user_id, cost_date",
-    "fct_hourly_usage": "organization_id, usage_hour",
+    "fct_hourly_usage": "organization_id, customer_id, event_type, usage_hour",
+    "fct_metric_events": "organization_id, customer_id, event_at",
+    "fct_metric_values": "organization_id, metric_id, customer_id, slice_key",
     "fct_org_hourly_costs": "organization_id, usage_hour",
     "fct_org_daily_model_costs": "organization_id, cost_date",
     "dim_end_users": "organization_id, end_user_id",

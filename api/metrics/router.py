@@ -1,0 +1,137 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from api.deps import AppSettings, Now, Snapshot, require_scope
+from api.errors import error_responses
+from api.keys.service import ApiKey
+from api.metrics import service, timeframe, values
+from api.metrics.schemas import (
+    DeletedMetric,
+    MetricCreate,
+    MetricDefinition,
+    MetricUpdate,
+    MetricValue,
+)
+from orchestration.lib.metric_sandbox import SandboxLimits
+from orchestration.settings import Settings
+
+router = APIRouter(prefix="/v1/metrics", tags=["metrics"])
+MetricsReader = Annotated[ApiKey, Depends(require_scope("metrics:read"))]
+MetricsWriter = Annotated[ApiKey, Depends(require_scope("metrics:write"))]
+# an id that cannot be a metric's is simply not found (404), like another organization's
+MetricId = Annotated[str, Path(description="The metric's id (met_…).", max_length=64)]
+READ_ERRORS = error_responses(400, 401, 403, 404, 429, 500)
+WRITE_ERRORS = error_responses(400, 401, 403, 404, 413, 429, 500)
+
+
+def _limits(settings: Settings) -> SandboxLimits:
+    return SandboxLimits.from_settings(settings)
+
+
+@router.get(
+    "", response_model=list[MetricDefinition], responses=READ_ERRORS, summary="List metrics"
+)
+def list_metrics(key: MetricsReader, request: Request) -> list[MetricDefinition]:
+    store = request.app.state.store
+    return [metric.public() for metric in service.list_metrics(store, key.organization_id)]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=MetricDefinition,
+    responses=WRITE_ERRORS,
+    summary="Create a metric definition",
+)
+def create_metric(
+    body: MetricCreate, key: MetricsWriter, request: Request, now: Now, settings: AppSettings
+) -> MetricDefinition:
+    metric = service.create_metric(
+        request.app.state.store, key.organization_id, body, now, _limits(settings)
+    )
+    return metric.public()
+
+
+@router.get("/{id}", response_model=MetricDefinition, responses=READ_ERRORS, summary="Get a metric")
+def get_metric(id: MetricId, key: MetricsReader, request: Request) -> MetricDefinition:
+    return service.get_metric(request.app.state.store, key.organization_id, id).public()
+
+
+@router.post(
+    "/{id}/update",
+    response_model=MetricDefinition,
+    responses=WRITE_ERRORS,
+    summary="Update a metric (queryType, aggregationType and valueType cannot change)",
+)
+def update_metric(
+    id: MetricId,
+    body: MetricUpdate,
+    key: MetricsWriter,
+    request: Request,
+    now: Now,
+    settings: AppSettings,
+) -> MetricDefinition:
+    metric = service.update_metric(
+        request.app.state.store, key.organization_id, id, body, now, _limits(settings)
+    )
+    return metric.public()
+
+
+@router.post(
+    "/{id}/delete",
+    response_model=DeletedMetric,
+    responses=WRITE_ERRORS,
+    summary="Delete a metric (soft: kept in the store, gone from the API)",
+)
+def delete_metric(id: MetricId, key: MetricsWriter, request: Request, now: Now) -> DeletedMetric:
+    service.delete_metric(request.app.state.store, key.organization_id, id, now)
+    return DeletedMetric(id=id, deleted=True)
+
+
+@router.get(
+    "/{id}/value",
+    response_model=MetricValue,
+    responses={**READ_ERRORS, **error_responses(503)},
+    summary="A metric's value for one customer over a timeframe",
+)
+def metric_value(
+    id: MetricId,
+    key: MetricsReader,
+    request: Request,
+    con: Snapshot,
+    now: Now,
+    settings: AppSettings,
+    customerId: Annotated[  # noqa: N803
+        str,
+        Query(
+            min_length=1,
+            max_length=255,
+            description="The customer (the events' userId).",
+            examples=["user_123"],
+        ),
+    ],
+    timeframe_: Annotated[
+        str | None,
+        Query(
+            alias="timeframe",
+            description="ALL (default), RELATIVE or ABSOLUTE: a type with `days` or `start` "
+            'and `end` beside it, a JSON object such as {"type":"RELATIVE","days":7}, or '
+            "timeframe[type]=…&timeframe[days]=…",
+            examples=["RELATIVE"],
+        ),
+    ] = None,
+    days: Annotated[
+        int | None, Query(ge=1, description="RELATIVE: the number of days ending now.")
+    ] = None,
+    start: Annotated[
+        str | None, Query(description="ABSOLUTE: first instant or date counted (UTC).")
+    ] = None,
+    end: Annotated[
+        str | None,
+        Query(description="ABSOLUTE: first instant not counted; a date counts that whole day."),
+    ] = None,
+) -> MetricValue:
+    metric = service.get_metric(request.app.state.store, key.organization_id, id)
+    frame = timeframe.parse(request.query_params, settings.max_range_days)
+    return values.metric_value(con, metric, customerId, frame, now, _limits(settings))

@@ -1,0 +1,195 @@
+"""A metric's value for one customer over one timeframe, read from the serving snapshot.
+
+simple   — the hourly usage mart for whole hours, the events for partial edge hours.
+indexed  — the row the last build pre-computed for this slice and this definition version;
+           any other timeframe (or a definition newer than the build) on demand, as complex.
+complex  — the metric's SQL in the sandbox over the customer's events in the timeframe.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from api.errors import ValidationFailed
+from api.metrics.schemas import MetricValue, TimeframeOut
+from api.metrics.service import Metric, check_sql
+from api.metrics.timeframe import Timeframe, Window
+from api.periods import iso_ms
+from api.sql import query
+from orchestration.lib import metric_sandbox
+
+_HERE = str(Path(__file__).parent)
+# ALL: wider than any event a build accepts
+_FAR_PAST, _FAR_FUTURE = datetime(1900, 1, 1), datetime(3000, 1, 1)
+PRECOMPUTED_DAYS = (7, 30, 90)
+# each sandbox may use its own memory limit: bound how many run at once
+_SANDBOXES = threading.BoundedSemaphore(2)
+
+
+class MetricQueryFailed(ValidationFailed):
+    code = "METRIC_QUERY_FAILED"
+
+
+class MetricQueryTimedOut(ValidationFailed):
+    code = "METRIC_QUERY_TIMEOUT"
+
+
+def metric_value(
+    con: duckdb.DuckDBPyConnection,
+    metric: Metric,
+    customer_id: str,
+    timeframe: Timeframe,
+    now: datetime,
+    limits: metric_sandbox.SandboxLimits,
+) -> MetricValue:
+    window = timeframe.window(now)
+    if metric.query_type == "simple":
+        value = _simple(con, metric, customer_id, window)
+        return _answer(metric, customer_id, timeframe, window, value, now, precomputed=False)
+    if metric.query_type == "indexed":
+        row = _precomputed(con, metric, customer_id, timeframe)
+        if row is not None:
+            value, result_rows, start, end, as_of = row
+            if result_rows != 1:
+                raise MetricQueryFailed(
+                    f"metric query must return exactly one row, not {result_rows}"
+                )
+            built = Window(_utc(start), _utc(end))
+            return _answer(
+                metric, customer_id, timeframe, built, value, _utc(as_of), precomputed=True
+            )
+    value = _on_demand(con, metric, customer_id, window, limits)
+    return _answer(metric, customer_id, timeframe, window, value, now, precomputed=False)
+
+
+def slice_key(timeframe: Timeframe) -> str | None:
+    """The pre-computed slice this timeframe is exactly, if any."""
+    if timeframe.type == "ALL":
+        return "ALL"
+    if timeframe.type == "RELATIVE":
+        return f"RELATIVE:{timeframe.days}" if timeframe.days in PRECOMPUTED_DAYS else None
+    start, end = timeframe.start, timeframe.end
+    month_start = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    next_month = (month_start + timedelta(days=32)).replace(day=1)
+    if start == month_start and end == next_month:
+        return f"MONTH:{start:%Y-%m}"
+    return None
+
+
+def _bounds(window: Window) -> tuple[datetime, datetime]:
+    start = _FAR_PAST if window.start is None else _naive(window.start)
+    end = _FAR_FUTURE if window.end is None else _naive(window.end)
+    return start, end
+
+
+def _simple(con, metric: Metric, customer_id: str, window: Window):
+    start, end = _bounds(window)
+    params = {
+        "org": metric.organization_id,
+        "customer_id": customer_id,
+        "event_name": metric.event_name,
+        "window_start": start,
+        "window_end": end,
+    }
+    if metric.aggregation_type == "UNIQUE_COUNT":
+        return con.execute(query(_HERE, "unique_count"), params).fetchone()[0]
+    hours_start = _ceil_hour(start)
+    hours_end = max(end.replace(minute=0, second=0, microsecond=0), hours_start)
+    count, total, smallest, largest = con.execute(
+        query(_HERE, "simple_totals"),
+        {**params, "hours_start": hours_start, "hours_end": hours_end},
+    ).fetchone()
+    return {
+        "COUNT": count,
+        "SUM": total,
+        "MIN": smallest,
+        "MAX": largest,
+        "AVG": Decimal(total) / count if count else None,
+    }[metric.aggregation_type]
+
+
+def _precomputed(con, metric: Metric, customer_id: str, timeframe: Timeframe):
+    key = slice_key(timeframe)
+    if key is None:
+        return None
+    return con.execute(
+        query(_HERE, "precomputed_value"),
+        {
+            "org": metric.organization_id,
+            "metric_id": metric.metric_id,
+            "definition_version": metric.version,
+            "customer_id": customer_id,
+            "slice_key": key,
+        },
+    ).fetchone()
+
+
+def _on_demand(con, metric: Metric, customer_id: str, window: Window, limits):
+    runnable = check_sql(metric.sql_definition, limits)
+    start, end = _bounds(window)
+    events = con.sql(
+        query(_HERE, "filtered_events"),
+        params={
+            "org": metric.organization_id,
+            "customer_id": customer_id,
+            "window_start": start,
+            "window_end": end,
+        },
+    ).to_arrow_table()
+    with _SANDBOXES:
+        try:
+            return metric_sandbox.evaluate(runnable, events, limits)
+        except metric_sandbox.MetricQueryTimeout as error:
+            raise MetricQueryTimedOut(str(error)) from None
+        except metric_sandbox.MetricQueryError as error:
+            raise MetricQueryFailed(str(error)) from None
+
+
+def _answer(
+    metric: Metric,
+    customer_id: str,
+    timeframe: Timeframe,
+    window: Window,
+    value,
+    as_of: datetime,
+    *,
+    precomputed: bool,
+) -> MetricValue:
+    return MetricValue(
+        id=metric.metric_id,
+        name=metric.name,
+        customerId=customer_id,
+        value=_json_number(value),
+        queryType=metric.query_type,
+        timeframe=TimeframeOut(**timeframe.describe(window)),
+        precomputed=precomputed,
+        asOf=iso_ms(as_of),
+    )
+
+
+def _json_number(value) -> int | float | None:
+    """Integral values as integers, the rest as the nearest double."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    number = Decimal(value) if isinstance(value, float) else value
+    return int(number) if number == number.to_integral_value() else float(value)
+
+
+def _ceil_hour(moment: datetime) -> datetime:
+    floor = moment.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == moment else floor + timedelta(hours=1)
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.replace(tzinfo=UTC)

@@ -1,0 +1,21 @@
+with usage_costs as (
+    select * from {{ ref('fct_usage_costs') }}
+),
+
+final as (
+    select
+        event_id,
+        organization_id,
+        end_user_id as customer_id,
+        event_type as event_name,
+        metric_name,
+        quantity as event_value,
+        event_string,
+        metadata as properties,
+        event_at,
+        cost_usd
+    from usage_costs
+    where end_user_id is not null
+)
+
+select * from final

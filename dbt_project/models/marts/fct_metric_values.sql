@@ -1,0 +1,155 @@
+{#-
+    Indexed metrics, pre-computed: each indexable definition's SQL runs once per
+    organization x customer x slice (ALL, each calendar month since the customer's first
+    event, the 7 / 30 / 90 days ending at the build's as_of) over that slice's events.
+    The SQL comes validated and re-rendered from raw.metric_definitions (the export asset);
+    `filtered_events` is bound to the slice's events by a correlated CTE.
+-#}
+{%- set definitions = [] -%}
+{#- before the first export (or when linting) there are no definitions to evaluate -#}
+{%- if execute and load_relation(source('tallyhouse', 'metric_definitions')) is not none -%}
+    {%- set definitions = run_query(
+        "select metric_id, organization_id, definition_version, runnable_sql from "
+        ~ source('tallyhouse', 'metric_definitions') ~ " where indexable order by metric_id"
+    ).rows -%}
+{%- endif -%}
+
+with metric_events as (
+    select * from {{ ref('fct_metric_events') }}
+),
+
+as_of as (
+    select cast('{{ var("as_of") }}' as timestamp) as as_of_at
+),
+
+customers as (
+    select
+        organization_id,
+        customer_id,
+        {{ dbt.date_trunc('month', 'min(event_at)') }} as first_month
+    from metric_events
+    group by organization_id, customer_id
+),
+
+month_starts as (
+    select
+        customers.organization_id,
+        customers.customer_id,
+        cast(months.month_start as timestamp) as month_start
+    from customers
+    cross join as_of
+    cross join lateral unnest(
+        generate_series(
+            customers.first_month,
+            {{ dbt.date_trunc('month', 'as_of.as_of_at') }},
+            interval 1 month
+        )
+    ) as months (month_start)
+),
+
+slices as (
+    select
+        organization_id,
+        customer_id,
+        'ALL' as slice_key,
+        'ALL' as slice_type,
+        cast(null as integer) as relative_days,
+        cast(null as timestamp) as slice_start,
+        cast(null as timestamp) as slice_end
+    from customers
+    union all
+    select
+        organization_id,
+        customer_id,
+        'MONTH:' || strftime(month_start, '%Y-%m') as slice_key,
+        'MONTH' as slice_type,
+        cast(null as integer) as relative_days,
+        month_start as slice_start,
+        month_start + interval 1 month as slice_end
+    from month_starts
+    union all
+    select
+        customers.organization_id,
+        customers.customer_id,
+        'RELATIVE:' || cast(days.relative_days as varchar) as slice_key,
+        'RELATIVE' as slice_type,
+        days.relative_days,
+        as_of.as_of_at - to_days(days.relative_days) as slice_start,
+        -- the days x 24 hours ending at as_of, as_of included (as the API's RELATIVE)
+        as_of.as_of_at + interval 1 microsecond as slice_end
+    from customers
+    cross join as_of
+    cross join (values (7), (30), (90)) as days (relative_days)
+),
+
+evaluated as (
+    -- typed and empty: the shape when there is nothing to evaluate
+    select
+        slices.*,
+        cast(null as varchar) as metric_id,
+        cast(null as integer) as definition_version,
+        cast(null as bigint) as result_rows,
+        cast(null as double) as metric_value
+    from slices
+    where false
+    {%- for metric_id, organization_id, definition_version, runnable_sql in definitions %}
+    union all
+    select
+        slices.*,
+        {{ dbt.string_literal(metric_id) }} as metric_id,
+        cast({{ definition_version }} as integer) as definition_version,
+        evaluation.result_rows,
+        evaluation.metric_value
+    from slices
+    cross join lateral (
+        with filtered_events as (
+            select
+                metric_events.event_id,
+                metric_events.customer_id,
+                metric_events.event_name,
+                metric_events.metric_name,
+                metric_events.event_value,
+                metric_events.event_string,
+                cast(metric_events.properties as json) as properties,
+                metric_events.event_at as timestamp,
+                metric_events.cost_usd
+            from metric_events
+            where
+                metric_events.organization_id = slices.organization_id
+                and metric_events.customer_id = slices.customer_id
+                and (slices.slice_start is null or metric_events.event_at >= slices.slice_start)
+                and (slices.slice_end is null or metric_events.event_at < slices.slice_end)
+        )
+
+        select
+            count(*) as result_rows,
+            cast(any_value(metric_result.metric_value) as double) as metric_value
+        from ({{ runnable_sql }}) as metric_result (metric_value)
+    ) as evaluation
+    where slices.organization_id = {{ dbt.string_literal(organization_id) }}
+    {%- endfor %}
+),
+
+final as (
+    select
+        {{ row_key([
+            'evaluated.organization_id', 'evaluated.metric_id',
+            'evaluated.customer_id', 'evaluated.slice_key'
+        ]) }} as metric_value_id,
+        evaluated.organization_id,
+        evaluated.metric_id,
+        evaluated.definition_version,
+        evaluated.customer_id,
+        evaluated.slice_key,
+        evaluated.slice_type,
+        evaluated.relative_days,
+        evaluated.slice_start,
+        evaluated.slice_end,
+        evaluated.result_rows,
+        evaluated.metric_value,
+        as_of.as_of_at as as_of
+    from evaluated
+    cross join as_of
+)
+
+select * from final

@@ -1,0 +1,96 @@
+"""Export the live metric definitions from the control store into the warehouse.
+
+Every definition's SQL is validated again here (the store is not trusted: it may have been
+written by an older release or by hand), and each indexed metric gets a trial run in the
+sandbox over its organization's busiest customer. Only definitions that pass are marked
+`indexable`, so a runaway or broken query can never stall or fail the dbt build: such a
+metric is answered on demand (and refused there with its reason).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import sqlalchemy as sa
+
+from orchestration.lib import metric_sandbox, metric_sql
+from orchestration.lib.sql import load_sql
+
+SQL_DIR = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    definitions: int
+    indexed: int
+    not_indexable: dict[str, str]
+
+
+def export_definitions(
+    warehouse: duckdb.DuckDBPyConnection,
+    store: sa.Engine,
+    *,
+    now: datetime,
+    limits: metric_sandbox.SandboxLimits,
+) -> ExportReport:
+    warehouse.execute(load_sql(SQL_DIR, "create_metric_definitions"))
+    with store.connect() as con:
+        definitions = con.execute(sa.text(load_sql(SQL_DIR, "select_live_metrics"))).fetchall()
+    rows, refused = [], {}
+    for (
+        metric_id,
+        org,
+        name,
+        query_type,
+        aggregation,
+        event,
+        value_type,
+        sql,
+        version,
+    ) in definitions:
+        runnable, reason = None, None
+        if sql is not None:
+            runnable, reason = _check(warehouse, org, sql, query_type == "indexed", limits)
+        indexable = query_type == "indexed" and reason is None
+        if query_type == "indexed" and reason is not None:
+            refused[metric_id] = reason
+        rows.append(
+            (metric_id, org, name, query_type, aggregation, event, value_type, sql, runnable,
+             version, indexable, reason, now.replace(tzinfo=None))
+        )  # fmt: skip
+    warehouse.execute("begin transaction")
+    try:
+        warehouse.execute("delete from raw.metric_definitions")
+        if rows:
+            warehouse.executemany(load_sql(SQL_DIR, "insert_metric_definition"), rows)
+        warehouse.execute("commit")
+    except BaseException:
+        warehouse.execute("rollback")
+        raise
+    indexed = sum(1 for row in rows if row[10])
+    return ExportReport(definitions=len(rows), indexed=indexed, not_indexable=refused)
+
+
+def _check(warehouse, org: str, sql: str, trial: bool, limits) -> tuple[str | None, str | None]:
+    try:
+        runnable = metric_sql.normalize(sql)
+        metric_sandbox.evaluate(runnable, None, limits)  # binds, one numeric column
+    except (metric_sql.MetricSqlError, metric_sandbox.MetricQueryError) as error:
+        return None, str(error)
+    if not trial:
+        return runnable, None
+    events = warehouse.sql(
+        load_sql(SQL_DIR, "busiest_customer_events"), params={"org": org}
+    ).to_arrow_table()
+    try:
+        metric_sandbox.evaluate(runnable, events, limits)
+    except metric_sandbox.MetricResultInvalid:
+        # a result that only shows on real rows (e.g. two rows) is the answer's problem, not
+        # the build's: the values mart records it and the API refuses it the same way
+        pass
+    except metric_sandbox.MetricQueryError as error:
+        return runnable, f"trial run on the busiest customer: {error}"
+    return runnable, None
