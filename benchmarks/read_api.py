@@ -15,11 +15,16 @@ import asyncio
 import statistics
 import tempfile
 import time
+from datetime import datetime
 
 import httpx
-from harness import generate, home_env, print_table, run_measured, tallyhouse
+from harness import PINNED_NOW, generate, home_env, print_table, run_measured, tallyhouse
 
 from api import subprocess_server
+from api.metrics import service
+from api.metrics.schemas import MetricCreate
+from orchestration.lib.control_store import engine_for
+from orchestration.lib.metric_sandbox import SandboxLimits
 
 ENDPOINTS = {
     "ping": "/v1/ping",
@@ -31,6 +36,46 @@ ENDPOINTS = {
     "end-user summary": "/v1/end-user-costs/user_1/summary?start_date=2026-11-01&end_date=2026-11-24",
     "end-user by-model": "/v1/end-user-costs/user_1/by-model?start_date=2026-11-01&end_date=2026-11-24",
 }
+
+# Created before the build, so the build pre-computes the indexed one.
+METRICS = {
+    "simple": MetricCreate(
+        name="Pages", queryType="simple", aggregationType="SUM",
+        eventName="document_processed", valueType="NUMERIC",
+    ),
+    "simple unique": MetricCreate(
+        name="Devices", queryType="simple", aggregationType="UNIQUE_COUNT",
+        eventName="user-login", valueType="STRING",
+    ),
+    "indexed": MetricCreate(
+        name="EU pages", queryType="indexed",
+        sqlDefinition="select sum(event_value) from filtered_events "
+        "where event_name = 'document_processed' and properties->>'region' = 'eu'",
+    ),
+    "complex": MetricCreate(
+        name="EU logins", queryType="complex",
+        sqlDefinition="select count(*) from filtered_events "
+        "where event_name = 'user-login' and properties->>'region' = 'eu'",
+    ),
+}  # fmt: skip
+METRIC_READS = {
+    "metric simple ALL": ("simple", ""),
+    "metric simple 30 days": ("simple", "&timeframe=RELATIVE&days=30"),
+    "metric simple unique ALL": ("simple unique", ""),
+    "metric indexed ALL (pre-computed)": ("indexed", ""),
+    "metric indexed 30 days (pre-computed)": ("indexed", "&timeframe=RELATIVE&days=30"),
+    "metric indexed 14 days (on demand)": ("indexed", "&timeframe=RELATIVE&days=14"),
+    "metric complex ALL": ("complex", ""),
+}
+
+
+def _create_metrics(home: str) -> dict[str, str]:
+    store = engine_for(f"sqlite:///{home}/control.db")
+    now = datetime.fromisoformat(PINNED_NOW)
+    return {
+        name: service.create_metric(store, "acme", body, now, SandboxLimits()).metric_id
+        for name, body in METRICS.items()
+    }
 
 
 async def _load(
@@ -74,14 +119,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tallyhouse-bench-") as home:
         env = home_env(home, TALLYHOUSE_RATE_LIMIT="0")
         generate(env, options.events)
+        metric_ids = _create_metrics(home)
         run_measured(tallyhouse("build"), env)
         _, _, key = run_measured(
-            tallyhouse("keys", "create", "--org", "acme", "--scopes", "costs:read"), env
+            tallyhouse("keys", "create", "--org", "acme", "--scopes", "costs:read,metrics:read"),
+            env,
         )
+        endpoints = dict(ENDPOINTS)
+        for name, (metric, timeframe) in METRIC_READS.items():
+            endpoints[name] = f"/v1/metrics/{metric_ids[metric]}/value?customerId=user_1{timeframe}"
         server, base = subprocess_server.start(env)
         try:
             rows = []
-            for name, path in ENDPOINTS.items():
+            for name, path in endpoints.items():
                 asyncio.run(_load(base, path, key.strip(), 50, options.concurrency))  # warm up
                 result = asyncio.run(
                     _load(base, path, key.strip(), options.requests, options.concurrency)

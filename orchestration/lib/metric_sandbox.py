@@ -98,11 +98,12 @@ def _locked_connection(events: pa.Table | None, limits: SandboxLimits) -> duckdb
             "autoload_known_extensions": False,
         },
     )
-    con.execute(f"create table {FILTERED_EVENTS} ({_COLUMNS_DDL})")
-    if events is not None and events.num_rows:
-        con.register("incoming_events", events)
-        con.execute(f"insert into {FILTERED_EVENTS} select * from incoming_events")
-        con.unregister("incoming_events")
+    if events is None or not events.num_columns:
+        # no rows: a typed, empty relation is enough to bind the query and run it
+        con.execute(f"create table {FILTERED_EVENTS} ({_COLUMNS_DDL})")
+    else:
+        # the caller's rows, scanned in place (no copy); registered before the lock-down
+        con.register(FILTERED_EVENTS, events.select(list(FILTERED_EVENTS_COLUMNS)))
     con.execute("set python_enable_replacements = false")
     con.execute("set enable_external_access = false")
     con.execute("set lock_configuration = true")

@@ -10,6 +10,8 @@ parser, never the text as sent, so comments and tricks in the text do not reach 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import OptimizeError, ParseError, TokenError
@@ -111,7 +113,9 @@ def render(tree: exp.Expression) -> str:
     return tree.sql(dialect="duckdb", comments=False)
 
 
+@lru_cache(maxsize=1024)
 def normalize(sql: str) -> str:
+    """The validated query as it will run (cached: a metric's SQL is checked once per text)."""
     return render(validate(sql))
 
 
