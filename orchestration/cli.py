@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -53,8 +54,17 @@ def generate(
 
 
 @app.command()
-def build() -> None:
+def build(
+    engine: Annotated[
+        str | None,
+        typer.Option(help="duckdb (embedded, the default) or spark: where dbt builds the marts."),
+    ] = None,
+) -> None:
     """Ingest new landing data, build the marts with dbt, publish a serving snapshot."""
+    if engine is not None:
+        if engine not in ("duckdb", "spark"):
+            raise typer.BadParameter("engine must be duckdb or spark")
+        os.environ["TALLYHOUSE_ENGINE"] = engine  # the one settings object reads it
     summary = _build()
     if not summary.success:
         raise typer.Exit(code=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,11 @@ class Settings(BaseSettings):
     max_range_days: int = Field(
         default=400, description="Longest start_date..end_date range a read endpoint accepts."
     )
+    engine: Literal["duckdb", "spark"] = Field(
+        default="duckdb",
+        description="Where dbt builds the marts: embedded DuckDB, or Apache Spark (the `spark` "
+        "dbt target; raw tables exported to the lake as Parquet, marts read back to publish).",
+    )
     metric_query_seconds: float = Field(
         default=2.0, description="Time limit of one metric SQL evaluation (then it is stopped)."
     )
@@ -59,6 +65,11 @@ class Settings(BaseSettings):
     @property
     def warehouse_path(self) -> Path:
         return self.root / "warehouse" / "warehouse.duckdb"
+
+    @property
+    def lake_dir(self) -> Path:
+        """Parquet files a distributed engine reads (raw/) and writes (spark-warehouse/)."""
+        return self.root / "lake"
 
     @property
     def serving_dir(self) -> Path:

@@ -39,6 +39,7 @@ def dbt_vars(settings: Settings, now: datetime) -> dict[str, object]:
         "memory_limit": settings.memory_limit,
         "threads": settings.threads,
         "as_of": now.replace(tzinfo=None).isoformat(timespec="seconds"),
+        "lake_dir": str(settings.lake_dir),
     }
 
 

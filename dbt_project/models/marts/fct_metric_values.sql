@@ -6,8 +6,13 @@
     `filtered_events` is bound to the slice's events by a correlated CTE.
 -#}
 {%- set definitions = [] -%}
-{#- before the first export (or when linting) there are no definitions to evaluate -#}
-{%- if execute and load_relation(source('tallyhouse', 'metric_definitions')) is not none -%}
+{#-
+    Metric SQL is DuckDB SQL: other engines build this mart empty, and the API evaluates
+    their indexed metrics on demand. Before the first export (or when linting) there are no
+    definitions to evaluate.
+-#}
+{%- if execute and target.type == 'duckdb'
+    and load_relation(source('tallyhouse', 'metric_definitions')) is not none -%}
     {%- set definitions = run_query(
         "select metric_id, organization_id, definition_version, runnable_sql from "
         ~ source('tallyhouse', 'metric_definitions') ~ " where indexable order by metric_id"
@@ -22,71 +27,15 @@ as_of as (
     select cast('{{ var("as_of") }}' as timestamp) as as_of_at
 ),
 
-customers as (
-    select
-        organization_id,
-        customer_id,
-        {{ dbt.date_trunc('month', 'min(event_at)') }} as first_month
-    from metric_events
-    group by organization_id, customer_id
-),
-
-month_starts as (
-    select
-        customers.organization_id,
-        customers.customer_id,
-        cast(months.month_start as timestamp) as month_start
-    from customers
-    cross join as_of
-    cross join lateral unnest(
-        generate_series(
-            customers.first_month,
-            {{ dbt.date_trunc('month', 'as_of.as_of_at') }},
-            interval 1 month
-        )
-    ) as months (month_start)
-),
-
 slices as (
-    select
-        organization_id,
-        customer_id,
-        'ALL' as slice_key,
-        'ALL' as slice_type,
-        cast(null as integer) as relative_days,
-        cast(null as timestamp) as slice_start,
-        cast(null as timestamp) as slice_end
-    from customers
-    union all
-    select
-        organization_id,
-        customer_id,
-        'MONTH:' || strftime(month_start, '%Y-%m') as slice_key,
-        'MONTH' as slice_type,
-        cast(null as integer) as relative_days,
-        month_start as slice_start,
-        month_start + interval 1 month as slice_end
-    from month_starts
-    union all
-    select
-        customers.organization_id,
-        customers.customer_id,
-        'RELATIVE:' || cast(days.relative_days as varchar) as slice_key,
-        'RELATIVE' as slice_type,
-        days.relative_days,
-        as_of.as_of_at - to_days(days.relative_days) as slice_start,
-        -- the days x 24 hours ending at as_of, as_of included (as the API's RELATIVE)
-        as_of.as_of_at + interval 1 microsecond as slice_end
-    from customers
-    cross join as_of
-    cross join (values (7), (30), (90)) as days (relative_days)
+    {{ metric_slices('metric_events', 'as_of') }}
 ),
 
 evaluated as (
     -- typed and empty: the shape when there is nothing to evaluate
     select
         slices.*,
-        cast(null as varchar) as metric_id,
+        cast(null as {{ dbt.type_string() }}) as metric_id,
         cast(null as integer) as definition_version,
         cast(null as bigint) as result_rows,
         cast(null as double) as metric_value

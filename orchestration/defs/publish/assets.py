@@ -3,6 +3,7 @@ import dagster as dg
 from orchestration.defs.publish.snapshot import publish
 from orchestration.defs.resources import TallyhouseResource
 from orchestration.defs.transform.assets import tallyhouse_dbt_models
+from orchestration.lib.lake import load_marts
 
 # every mart the dbt project builds (its facts and dimensions) goes into the snapshot
 MARTS = sorted(
@@ -20,6 +21,9 @@ MARTS = sorted(
 def serving_snapshot(context: dg.AssetExecutionContext, tallyhouse: TallyhouseResource):
     settings = tallyhouse.settings()
     with tallyhouse.connect() as warehouse:
+        if settings.engine == "spark":
+            loaded = load_marts(warehouse, settings.lake_dir)
+            context.log.info(f"read {len(loaded)} marts built by Spark from the lake: {loaded}")
         snapshot = publish(
             warehouse,
             settings.serving_dir,

@@ -6,6 +6,7 @@ from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 from orchestration.defs.resources import TallyhouseResource, dbt_vars
 from orchestration.lib.dbt_manifest import ensure_manifest
 from orchestration.lib.dbt_translator import TallyhouseDbtTranslator
+from orchestration.lib.lake import export_raw
 from orchestration.settings import DBT_PROJECT_DIR
 
 # the manifest is derived from the project's files: (re)parse when they are newer
@@ -18,5 +19,11 @@ def tallyhouse_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, tallyhouse: TallyhouseResource
 ):
     """Seeds, staging views, pricing intermediates and marts; dbt tests become asset checks."""
-    variables = dbt_vars(tallyhouse.settings(), tallyhouse.now())
-    yield from dbt.cli(["build", "--vars", json.dumps(variables)], context=context).stream()
+    settings = tallyhouse.settings()
+    variables = dbt_vars(settings, tallyhouse.now())
+    if settings.engine == "spark":
+        with tallyhouse.connect() as warehouse:
+            exported = export_raw(warehouse, settings.lake_dir)
+        context.log.info(f"exported the raw layer to {settings.lake_dir / 'raw'}: {exported}")
+    command = ["build", "--target", settings.engine, "--vars", json.dumps(variables)]
+    yield from dbt.cli(command, context=context).stream()
