@@ -59,12 +59,18 @@ def build(
         str | None,
         typer.Option(help="duckdb (embedded, the default) or spark: where dbt builds the marts."),
     ] = None,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(help="Rebuild the event facts from scratch (reprices history)."),
+    ] = False,
 ) -> None:
     """Ingest new landing data, build the marts with dbt, publish a serving snapshot."""
     if engine is not None:
         if engine not in ("duckdb", "spark"):
             raise typer.BadParameter("engine must be duckdb or spark")
         os.environ["TALLYHOUSE_ENGINE"] = engine  # the one settings object reads it
+    if full_refresh:
+        os.environ["TALLYHOUSE_FULL_REFRESH"] = "true"
     summary = _build()
     if not summary.success:
         raise typer.Exit(code=1)

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         description="Where dbt builds the marts: embedded DuckDB, or Apache Spark (the `spark` "
         "dbt target; raw tables exported to the lake as Parquet, marts read back to publish).",
     )
+    full_refresh: bool = Field(
+        default=False,
+        description="Rebuild the incremental event facts from scratch (e.g. to reprice history "
+        "after a price refresh); `tallyhouse build --full-refresh` sets it for one build.",
+    )
     metric_query_seconds: float = Field(
         default=2.0, description="Time limit of one metric SQL evaluation (then it is stopped)."
     )

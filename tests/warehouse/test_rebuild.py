@@ -8,6 +8,7 @@ from decimal import Decimal
 import duckdb
 
 from orchestration.build import run_build
+from orchestration.lib.generator import generate_events
 
 MART_QUERIES = {
     "fct_usage_costs": "select event_id, cost_usd, pricing_status from fct_usage_costs",
@@ -83,3 +84,44 @@ def test_a_new_file_adds_exactly_its_events(home_copy):
     assert events_after == events_before + 2
     assert cost_after - cost_before == user_cost
     assert user_cost == Decimal("2.65")
+
+
+def _all_marts(path) -> dict[str, list]:
+    """Every row of every mart (sorted), for an exact comparison of two snapshots."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        names = [
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_name like 'fct_%' or table_name like 'dim_%'"
+            ).fetchall()
+        ]
+        return {name: sorted(con.execute(f"from {name}").fetchall(), key=repr) for name in names}
+
+
+def test_an_incremental_build_equals_a_full_refresh(home_copy, tmp_path, monkeypatch):
+    """New events are priced and appended; rebuilding everything gives the same marts."""
+    batch = tmp_path / "batch"
+    generate_events(
+        batch, events=400, days=30, orgs=3, seed=11, now=home_copy.clock(), file_format="jsonl"
+    )
+    added = 0
+    for source in batch.rglob("*.jsonl"):
+        bodies = [json.loads(line) for line in source.read_text().splitlines()]
+        for body in bodies:
+            body["idempotencyKey"] = "later-" + body["idempotencyKey"]
+        target = home_copy.landing_dir / source.parent.name / "later.jsonl"
+        target.write_text("".join(json.dumps(body) + "\n" for body in bodies))
+        added += len({b["idempotencyKey"] for b in bodies})
+    with duckdb.connect(str(home_copy.current_snapshot), read_only=True) as con:
+        (before,) = con.execute("select count(*) from fct_usage_costs").fetchone()
+
+    incremental = run_build(home_copy)
+    assert incremental.success and incremental.events_ingested == added
+    after_incremental = _all_marts(home_copy.current_snapshot)
+    assert len(after_incremental["fct_usage_costs"]) == before + added
+
+    monkeypatch.setenv("TALLYHOUSE_FULL_REFRESH", "true")
+    full = run_build(home_copy)
+    assert full.success and full.events_ingested == 0
+    assert _all_marts(home_copy.current_snapshot) == after_incremental

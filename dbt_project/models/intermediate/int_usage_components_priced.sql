@@ -2,8 +2,15 @@
 -- of a model's price sets, the last whose constraint holds (a start date reached, a UTC
 -- time-of-day window), else the first; then the highest long-context tier the request's
 -- input exceeds.
+{{ config(
+    materialized='incremental',
+    incremental_strategy=event_fact_strategy(),
+    on_schema_change='fail'
+) }}
+
 with components as (
     select * from {{ ref('int_usage_components_split') }}
+    where {{ only_new_ingest_runs() }}
 ),
 
 model_refs as (
@@ -108,6 +115,7 @@ final as (
         resolved.pricing_basis,
         resolved.provider_id,
         resolved.model_id,
+        resolved.ingest_run_id,
         candidate_prices.price_id,
         candidate_prices.price_set_id,
         candidate_prices.usd_per_unit,

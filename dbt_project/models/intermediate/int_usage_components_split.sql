@@ -1,8 +1,15 @@
 -- Split every token-metered event into usage components (input, output, cache read, cache
 -- write, reasoning), recording the pricing basis. Cached tokens are counted once: an
 -- event's input tokens exclude cache reads and writes, which are components of their own.
+{{ config(
+    materialized='incremental',
+    incremental_strategy=event_fact_strategy(),
+    on_schema_change='fail'
+) }}
+
 with events as (
     select * from {{ ref('stg_tallyhouse__usage_events') }}
+    where {{ only_new_ingest_runs() }}
 ),
 
 token_events as (
@@ -95,7 +102,8 @@ final as (
         token_events.pricing_basis,
         token_events.event_at,
         token_events.provider_ref,
-        token_events.model_ref
+        token_events.model_ref,
+        token_events.ingest_run_id
     from components
     inner join token_events on components.event_id = token_events.event_id
 )

@@ -1,5 +1,12 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy=event_fact_strategy(),
+    on_schema_change='fail'
+) }}
+
 with usage_costs as (
     select * from {{ ref('fct_usage_costs') }}
+    where {{ only_new_ingest_runs() }}
 ),
 
 final as (
@@ -13,7 +20,8 @@ final as (
         event_string,
         metadata as properties,
         event_at,
-        cost_usd
+        cost_usd,
+        ingest_run_id
     from usage_costs
     where end_user_id is not null
 )

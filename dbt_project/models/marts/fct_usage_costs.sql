@@ -1,9 +1,17 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy=event_fact_strategy(),
+    on_schema_change='fail'
+) }}
+
 with events as (
     select * from {{ ref('stg_tallyhouse__usage_events') }}
+    where {{ only_new_ingest_runs() }}
 ),
 
 components as (
     select * from {{ ref('int_usage_components_priced') }}
+    where {{ only_new_ingest_runs() }}
 ),
 
 model_refs as (
@@ -63,7 +71,8 @@ final as (
             else coalesce(event_costs.pricing_basis, 'not_applicable')
         end as pricing_basis,
         events.event_string,
-        events.metadata
+        events.metadata,
+        events.ingest_run_id
     from events
     left join event_costs on events.event_id = event_costs.event_id
     left join model_refs

@@ -28,6 +28,7 @@ final as (
         model as model_ref,
         provider as provider_ref,
         feature,
+        ingest_run_id,
         input_tokens,
         output_tokens,
         cache_read_tokens,

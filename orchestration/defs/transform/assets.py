@@ -26,4 +26,6 @@ def tallyhouse_dbt_models(
             exported = export_raw(warehouse, settings.lake_dir)
         context.log.info(f"exported the raw layer to {settings.lake_dir / 'raw'}: {exported}")
     command = ["build", "--target", settings.engine, "--vars", json.dumps(variables)]
+    if settings.full_refresh:
+        command.append("--full-refresh")
     yield from dbt.cli(command, context=context).stream()
