@@ -5,19 +5,9 @@
     The SQL comes validated and re-rendered from raw.metric_definitions (the export asset);
     `filtered_events` is bound to the slice's events by a correlated CTE.
 -#}
-{%- set definitions = [] -%}
-{#-
-    Metric SQL is DuckDB SQL: other engines build this mart empty, and the API evaluates
-    their indexed metrics on demand. Before the first export (or when linting) there are no
-    definitions to evaluate.
--#}
-{%- if execute and target.type == 'duckdb'
-    and load_relation(source('tallyhouse', 'metric_definitions')) is not none -%}
-    {%- set definitions = run_query(
-        "select metric_id, organization_id, definition_version, runnable_sql from "
-        ~ source('tallyhouse', 'metric_definitions') ~ " where indexable order by metric_id"
-    ).rows -%}
-{%- endif -%}
+{#- Metric SQL is DuckDB SQL: other engines evaluate none here (the mart is built empty
+    there, and the API evaluates their indexed metrics on demand). -#}
+{%- set definitions = indexable_metric_definitions(source('tallyhouse', 'metric_definitions')) -%}
 
 with metric_events as (
     select * from {{ ref('fct_metric_events') }}

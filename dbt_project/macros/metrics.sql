@@ -79,3 +79,26 @@ from customers
 cross join {{ as_of }} as as_of
 cross join (values (7), (30), (90)) as days (relative_days)
 {%- endmacro %}
+
+{#- The indexed metrics to pre-compute: (metric_id, organization_id, version, runnable SQL). -#}
+{% macro indexable_metric_definitions(definitions) -%}
+    {{ return(adapter.dispatch('indexable_metric_definitions', 'tallyhouse')(definitions)) }}
+{%- endmacro %}
+
+{% macro default__indexable_metric_definitions(definitions) -%}
+    {{ return([]) }}
+{%- endmacro %}
+
+{% macro duckdb__indexable_metric_definitions(definitions) -%}
+    {#- before the first export (or when linting) there are none -#}
+    {%- if not execute or load_relation(definitions) is none -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set query -%}
+        select metric_id, organization_id, definition_version, runnable_sql
+        from {{ definitions }}
+        where indexable
+        order by metric_id
+    {%- endset -%}
+    {{ return(run_query(query).rows) }}
+{%- endmacro %}
