@@ -20,5 +20,8 @@ def connect(path: Path | str, *, memory_limit: str, threads: int, read_only: boo
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": True,
             "TimeZone": "UTC",
+            # lets big inserts and copies stream and spill within memory_limit; every order
+            # we rely on is an explicit ORDER BY
+            "preserve_insertion_order": False,
         },
     )
