@@ -2,7 +2,7 @@
 create schema if not exists raw;
 
 create table if not exists raw.usage_events (
-    event_id varchar not null primary key,
+    event_id varchar not null,
     organization_id varchar not null,
     idempotency_key varchar not null,
     event_type varchar not null,
@@ -25,8 +25,12 @@ create table if not exists raw.usage_events (
     body_hash varchar not null,
     source_file varchar not null,
     source_line bigint not null,
-    ingest_run_id bigint not null,
-    unique (organization_id, idempotency_key)
+    ingest_run_id bigint not null
+    -- One event per (organization_id, idempotency_key) and per event_id: the ingest admits
+    -- only keys it has never seen (an anti-join against this table, in the same transaction),
+    -- and every dbt build tests event_id (derived from that pair) unique here. No index:
+    -- DuckDB keeps index keys in memory, which at tens of millions of events would not fit
+    -- the build's memory limit.
 );
 
 create table if not exists raw.landing_files (
