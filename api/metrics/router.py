@@ -14,7 +14,6 @@ from api.metrics.schemas import (
     MetricValue,
 )
 from orchestration.lib.metric_sandbox import SandboxLimits
-from orchestration.settings import Settings
 
 router = APIRouter(prefix="/v1/metrics", tags=["metrics"])
 MetricsReader = Annotated[ApiKey, Depends(require_scope("metrics:read"))]
@@ -23,10 +22,6 @@ MetricsWriter = Annotated[ApiKey, Depends(require_scope("metrics:write"))]
 MetricId = Annotated[str, Path(description="The metric's id (met_…).", max_length=64)]
 READ_ERRORS = error_responses(400, 401, 403, 404, 429, 500)
 WRITE_ERRORS = error_responses(400, 401, 403, 404, 413, 429, 500)
-
-
-def _limits(settings: Settings) -> SandboxLimits:
-    return SandboxLimits.from_settings(settings)
 
 
 @router.get(
@@ -48,7 +43,11 @@ def create_metric(
     body: MetricCreate, key: MetricsWriter, request: Request, now: Now, settings: AppSettings
 ) -> MetricDefinition:
     metric = service.create_metric(
-        request.app.state.store, key.organization_id, body, now, _limits(settings)
+        request.app.state.store,
+        key.organization_id,
+        body,
+        now,
+        SandboxLimits.from_settings(settings),
     )
     return metric.public()
 
@@ -73,7 +72,12 @@ def update_metric(
     settings: AppSettings,
 ) -> MetricDefinition:
     metric = service.update_metric(
-        request.app.state.store, key.organization_id, id, body, now, _limits(settings)
+        request.app.state.store,
+        key.organization_id,
+        id,
+        body,
+        now,
+        SandboxLimits.from_settings(settings),
     )
     return metric.public()
 
@@ -134,4 +138,6 @@ def metric_value(
 ) -> MetricValue:
     metric = service.get_metric(request.app.state.store, key.organization_id, id)
     frame = timeframe.parse(request.query_params, settings.max_range_days)
-    return values.metric_value(con, metric, customerId, frame, now, _limits(settings))
+    return values.metric_value(
+        con, metric, customerId, frame, now, SandboxLimits.from_settings(settings)
+    )

@@ -90,7 +90,7 @@ def validate(sql: str) -> exp.Query:
         raise MetricSqlError("sqlDefinition is empty")
     if len(sql) > MAX_SQL_LENGTH:
         raise MetricSqlError(f"sqlDefinition is longer than {MAX_SQL_LENGTH} characters")
-    if not sql.isprintable() and any(ch not in "\n\r\t" and not ch.isprintable() for ch in sql):
+    if any(not ch.isprintable() and ch not in "\n\r\t" for ch in sql):
         raise MetricSqlError("sqlDefinition contains control or invisible characters")
     try:
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]

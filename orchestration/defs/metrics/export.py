@@ -70,7 +70,7 @@ def export_definitions(
     except BaseException:
         warehouse.execute("rollback")
         raise
-    indexed = sum(1 for row in rows if row[10])
+    indexed = sum(1 for *_, indexable, _reason, _at in rows if indexable)
     return ExportReport(definitions=len(rows), indexed=indexed, not_indexable=refused)
 
 
