@@ -203,12 +203,20 @@ def check_definition(fields: dict, limits: metric_sandbox.SandboxLimits) -> None
     check_sql(fields["sqlDefinition"], limits)
 
 
-def check_sql(sql: str, limits: metric_sandbox.SandboxLimits) -> str:
-    """The query as it will run; 400 when it is refused or does not return one number."""
+def runnable_sql(sql: str) -> str:
+    """The validated query as it will run (cached per text); 400 when it is refused."""
     try:
-        runnable = metric_sql.normalize(sql)
+        return metric_sql.normalize(sql)
+    except metric_sql.MetricSqlError as error:
+        raise InvalidMetricSql(f"Invalid sqlDefinition: {error}") from None
+
+
+def check_sql(sql: str, limits: metric_sandbox.SandboxLimits) -> str:
+    """As runnable_sql, and the query must bind and return one number (at create, update)."""
+    runnable = runnable_sql(sql)
+    try:
         # binds it against an empty filtered_events: unknown columns and result shape show now
         metric_sandbox.evaluate(runnable, None, limits)
-    except (metric_sql.MetricSqlError, metric_sandbox.MetricQueryError) as error:
+    except metric_sandbox.MetricQueryError as error:
         raise InvalidMetricSql(f"Invalid sqlDefinition: {error}") from None
     return runnable

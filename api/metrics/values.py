@@ -17,11 +17,11 @@ import duckdb
 
 from api.errors import ValidationFailed
 from api.metrics.schemas import MetricValue, TimeframeOut
-from api.metrics.service import InvalidMetricSql, Metric
+from api.metrics.service import Metric, runnable_sql
 from api.metrics.timeframe import Timeframe, Window
 from api.periods import iso_ms
 from api.sql import query
-from orchestration.lib import metric_sandbox, metric_sql
+from orchestration.lib import metric_sandbox
 
 _HERE = str(Path(__file__).parent)
 # ALL: wider than any event a build accepts
@@ -130,11 +130,8 @@ def _precomputed(con, metric: Metric, customer_id: str, timeframe: Timeframe):
 
 
 def _on_demand(con, metric: Metric, customer_id: str, window: Window, limits):
-    try:
-        # checked at create and update; checked again, for nothing in the store is trusted
-        runnable = metric_sql.normalize(metric.sql_definition)
-    except metric_sql.MetricSqlError as error:
-        raise InvalidMetricSql(f"Invalid sqlDefinition: {error}") from None
+    # checked at create and update; checked again, for nothing in the store is trusted
+    runnable = runnable_sql(metric.sql_definition)
     start, end = _bounds(window)
     events = con.sql(
         query(_HERE, "filtered_events"),

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import sqlalchemy as sa
 
 from orchestration.lib import metric_sandbox, metric_sql
@@ -40,6 +41,7 @@ def export_definitions(
     with store.connect() as con:
         definitions = con.execute(sa.text(load_sql(SQL_DIR, "select_live_metrics"))).fetchall()
     rows, refused = [], {}
+    trial_events = _TrialEvents(warehouse)
     for (
         metric_id,
         org,
@@ -53,7 +55,8 @@ def export_definitions(
     ) in definitions:
         runnable, reason = None, None
         if sql is not None:
-            runnable, reason = _check(warehouse, org, sql, query_type == "indexed", limits)
+            trial = trial_events.of(org) if query_type == "indexed" else None
+            runnable, reason = _check(sql, trial, limits)
         indexable = query_type == "indexed" and reason is None
         if query_type == "indexed" and reason is not None:
             refused[metric_id] = reason
@@ -74,19 +77,32 @@ def export_definitions(
     return ExportReport(definitions=len(rows), indexed=indexed, not_indexable=refused)
 
 
-def _check(warehouse, org: str, sql: str, trial: bool, limits) -> tuple[str | None, str | None]:
+class _TrialEvents:
+    """Each organization's busiest customer's events, read once per export."""
+
+    def __init__(self, warehouse: duckdb.DuckDBPyConnection) -> None:
+        self.warehouse = warehouse
+        self.read: dict[str, pa.Table] = {}
+
+    def of(self, org: str) -> pa.Table:
+        if org not in self.read:
+            self.read[org] = self.warehouse.sql(
+                load_sql(SQL_DIR, "busiest_customer_events"), params={"org": org}
+            ).to_arrow_table()
+        return self.read[org]
+
+
+def _check(sql: str, trial: pa.Table | None, limits) -> tuple[str | None, str | None]:
+    """The runnable SQL, or why it is refused; with a trial, also why it cannot be indexed."""
     try:
         runnable = metric_sql.normalize(sql)
         metric_sandbox.evaluate(runnable, None, limits)  # binds, one numeric column
     except (metric_sql.MetricSqlError, metric_sandbox.MetricQueryError) as error:
         return None, str(error)
-    if not trial:
+    if trial is None:
         return runnable, None
-    events = warehouse.sql(
-        load_sql(SQL_DIR, "busiest_customer_events"), params={"org": org}
-    ).to_arrow_table()
     try:
-        metric_sandbox.evaluate(runnable, events, limits)
+        metric_sandbox.evaluate(runnable, trial, limits)
     except metric_sandbox.MetricResultInvalid:
         # a result that only shows on real rows (e.g. two rows) is the answer's problem, not
         # the build's: the values mart records it and the API refuses it the same way
