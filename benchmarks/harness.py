@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import psutil
+
+from orchestration.lib.generator import generate_events
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -61,31 +65,86 @@ def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, int, str]
     return time.perf_counter() - started, peak, stdout.decode()
 
 
-def generate(env: dict[str, str], events: int, days: int = 60, orgs: int = 5) -> float:
+def generate(
+    env: dict[str, str], events: int, days: int = 60, orgs: int = 5, file_format: str = "parquet"
+) -> float:
     seconds, _, _ = run_measured(
         tallyhouse(
-            "generate",
-            "--events",
-            str(events),
-            "--days",
-            str(days),
-            "--orgs",
-            str(orgs),
-            "--seed",
-            "1",
+            "generate", "--events", str(events), "--days", str(days), "--orgs", str(orgs),
+            "--seed", "1", "--format", file_format,
         ),
         env,
-    )
+    )  # fmt: skip
     return seconds
 
 
-def print_table(rows: list[dict[str, object]], name: str) -> None:
-    columns = list(rows[0])
+def wrk(
+    url: str, key: str, connections: int, seconds: int, script: Path | None = None
+) -> dict[str, object]:
+    """Load from wrk (a C load generator, so that the server is what is measured): GET `url`,
+    or the requests a Lua `script` makes; latency percentiles and requests/s from its report."""
+    # a script sets its own headers (from TALLYHOUSE_KEY)
+    lua = ["-s", str(script)] if script else ["-H", f"Authorization: Bearer {key}"]
+    output = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", *lua, url],
+        env={**os.environ, "TALLYHOUSE_KEY": key},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout  # fmt: skip
+
+    def ms(label: str) -> float:
+        value = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", output)
+        number, unit = float(value.group(1)), value.group(2)
+        return round(number * {"us": 0.001, "ms": 1, "s": 1000}[unit], 2)
+
+    failures = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return {
+        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
+        "requests_per_s": round(float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))),
+        "p50_ms": ms("50%"),
+        "p99_ms": ms("99%"),
+        "failures": (int(failures.group(1)) if failures else 0)
+        + (sum(int(n) for n in errors.groups()) if errors else 0),
+    }  # fmt: skip
+
+
+def print_table(rows: list[dict[str, object]], name: str | None = None) -> None:
+    """Print rows as a table; with a name, also write them to benchmarks/results/NAME.json."""
+    columns = list(dict.fromkeys(c for row in rows for c in row))
+    rows = [{c: row.get(c, "-") for c in columns} for row in rows]
     widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns]
     print(" | ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True)))
     print("-+-".join("-" * w for w in widths))
     for row in rows:
         print(" | ".join(str(row[c]).rjust(w) for c, w in zip(columns, widths, strict=True)))
+    if name is not None:
+        write_json(name, rows)
+
+
+def write_json(name: str, data: object) -> Path:
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}.json").write_text(json.dumps(rows, indent=2))
+    path = out / f"{name}.json"
+    path.write_text(json.dumps(data, indent=2, default=str))
+    return path
+
+
+def add_new_events(home: str, events: int) -> int:
+    """`events` more events with keys never seen (a later day's traffic), as JSONL files."""
+    batch = Path(home) / "batch"
+    generate_events(
+        batch, events=events, days=7, orgs=5, seed=2, now=datetime.fromisoformat(PINNED_NOW),
+        file_format="jsonl",
+    )  # fmt: skip
+    for source in batch.rglob("*.jsonl"):
+        target = Path(home) / "landing" / source.parent.name / "later.jsonl"
+        with source.open() as lines, target.open("w") as out:
+            for line in lines:
+                body = json.loads(line)
+                body["idempotencyKey"] = "later-" + body["idempotencyKey"]
+                out.write(json.dumps(body) + "\n")
+    return events

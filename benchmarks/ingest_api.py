@@ -15,17 +15,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import re
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
-from harness import home_env, print_table, run_measured, tallyhouse
+from harness import home_env, print_table, run_measured, tallyhouse, wrk
 
 from api import subprocess_server
 
@@ -92,41 +89,32 @@ def _python_client(base: str, key: str, options: argparse.Namespace) -> tuple[di
     return batch, single
 
 
-def _wrk(base: str, key: str, script: str, connections: int, seconds: int) -> dict[str, object]:
-    """The same load from wrk (a C load generator): the server, not the client, is measured."""
-    output = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--latency",
-            "-s",
-            str(WRK_SCRIPTS / script),
-            base,
-        ],
-        env={**os.environ, "TALLYHOUSE_KEY": key},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+def _wrk_load(base: str, key: str, concurrency: int, seconds: int) -> tuple[dict, dict]:
+    batch = wrk(base, key, concurrency, seconds, WRK_SCRIPTS / "batch.lua")
+    single = wrk(base, key, concurrency * 4, seconds, WRK_SCRIPTS / "single_event.lua")
+    return batch, single
 
-    def ms(label: str) -> float:
-        value = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", output)
-        number, unit = float(value.group(1)), value.group(2)
-        return round(number * {"us": 0.001, "ms": 1, "s": 1000}[unit], 2)
 
-    failures = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    requests = int(re.search(r"(\d+) requests in", output).group(1))
-    per_second = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    return {
-        "requests": requests,
-        "seconds": seconds,
-        "requests_per_s": round(per_second),
-        "p50_ms": ms("50%"),
-        "p99_ms": ms("99%"),
-        "failures": int(failures.group(1)) if failures else 0,
-    }
+def ingest_rows(batch: dict, single: dict) -> list[dict[str, object]]:
+    return [
+        {"endpoint": "batch (1,000 events)", **batch, "events_per_s": round(batch["requests_per_s"] * 1000)},
+        {"endpoint": "single event", **single, "events_per_s": single["requests_per_s"]},
+    ]  # fmt: skip
+
+
+def measure(workers: int, concurrency: int, seconds: int) -> list[dict[str, object]]:
+    """The ingest figures with wrk, on a fresh home (what benchmarks/run.py calls)."""
+    with tempfile.TemporaryDirectory(prefix="tallyhouse-bench-") as home:
+        env = home_env(home, TALLYHOUSE_RATE_LIMIT="0")
+        _, _, key = run_measured(
+            tallyhouse("keys", "create", "--org", "acme", "--scopes", "usage:write"), env
+        )
+        server, base = subprocess_server.start(env, workers=workers)
+        try:
+            return ingest_rows(*_wrk_load(base, key.strip(), concurrency, seconds))
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
 
 
 def main() -> None:
@@ -153,24 +141,13 @@ def main() -> None:
         server, base = subprocess_server.start(env, workers=options.workers)
         try:
             if options.client == "wrk":
-                batch = _wrk(base, key.strip(), "batch.lua", options.concurrency, options.seconds)
-                single = _wrk(
-                    base, key.strip(), "single_event.lua", options.concurrency * 4, options.seconds
-                )
+                batch, single = _wrk_load(base, key.strip(), options.concurrency, options.seconds)
             else:
                 batch, single = _python_client(base, key.strip(), options)
         finally:
             server.terminate()
             server.wait(timeout=10)
-    rows = [
-        {
-            "endpoint": "batch (1,000 events)",
-            **batch,
-            "events_per_s": round(batch["requests_per_s"] * 1000),
-        },
-        {"endpoint": "single event", **single, "events_per_s": single["requests_per_s"]},
-    ]
-    print_table(rows, "ingest_api")
+    print_table(ingest_rows(batch, single), "ingest_api")
 
 
 if __name__ == "__main__":

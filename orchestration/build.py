@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from orchestration.defs.publish.snapshot import current_snapshot_path
 from orchestration.settings import Settings
 
 
@@ -21,6 +22,9 @@ class BuildSummary:
     snapshot_version: str | None
     snapshot_path: str | None
     cost_usd_total: str | None
+    published: bool  # False: nothing new since the serving snapshot, which is kept
+    # Dagster asset checks on the snapshot, by name: passed, and their figures
+    checks: dict[str, tuple[bool, dict[str, object]]] = field(default_factory=dict)
 
 
 def _metadata(result, asset: str) -> dict[str, object]:
@@ -44,12 +48,16 @@ def run_build(settings: Settings) -> BuildSummary:
         result = job.execute_in_process(instance=instance, raise_on_error=False)
     ingest = _metadata(result, "raw_usage_events")
     publish = _metadata(result, "serving_snapshot")
-    total_cost = None
-    if publish:
+    snapshot = publish.get("path") or current_snapshot_path(settings.current_snapshot)
+    version = total_cost = None
+    if snapshot:
         import duckdb
 
-        with duckdb.connect(str(publish["path"]), read_only=True) as con:
-            total_cost = str(con.execute("select cost_usd from snapshot_info").fetchone()[0])
+        with duckdb.connect(str(snapshot), read_only=True) as con:
+            version, cost = con.execute(
+                "select snapshot_version, cost_usd from snapshot_info"
+            ).fetchall()[0]
+            total_cost = str(cost)
     return BuildSummary(
         run_id=result.run_id,
         success=result.success,
@@ -59,7 +67,16 @@ def run_build(settings: Settings) -> BuildSummary:
         files_ingested=int(ingest.get("files_ingested", 0)),
         files_skipped=int(ingest.get("files_skipped", 0)),
         events_total=int(ingest.get("events_total", 0)),
-        snapshot_version=publish.get("version"),
-        snapshot_path=publish.get("path"),
+        snapshot_version=version,
+        snapshot_path=str(snapshot) if snapshot else None,
         cost_usd_total=total_cost,
+        published=bool(publish),
+        checks={
+            evaluation.check_name: (
+                evaluation.passed,
+                {name: value.value for name, value in evaluation.metadata.items()},
+            )
+            for evaluation in result.get_asset_check_evaluations()
+            if evaluation.asset_key.to_user_string() == "serving_snapshot"
+        },
     )

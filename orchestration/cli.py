@@ -95,8 +95,17 @@ def _build():
         f"{summary.events_rejected:,} rejected, {summary.duplicates:,} duplicates; "
         f"{summary.events_total:,} events in the warehouse, total cost ${_usd(summary.cost_usd_total)}"
     )
-    if summary.snapshot_path:
+    if summary.published:
         console.print(f"snapshot {summary.snapshot_version}: {settings.current_snapshot}")
+        failed = sorted(name for name, (passed, _) in summary.checks.items() if not passed)
+        console.print(
+            f"data checks: {len(summary.checks) - len(failed)} of {len(summary.checks)} passed"
+            + (f"; [yellow]not passed: {', '.join(failed)}[/yellow]" if failed else "")
+        )
+    elif summary.success and summary.snapshot_path:
+        console.print(
+            f"nothing new since snapshot {summary.snapshot_version}: models and publish skipped"
+        )
     return summary
 
 

@@ -22,7 +22,10 @@ class Settings(BaseSettings):
     now: datetime | None = Field(
         default=None, description="Pinned 'now' (ISO-8601 instant); the system clock when unset."
     )
-    memory_limit: str = Field(default="2GB", description="DuckDB memory limit for builds.")
+    memory_limit: str = Field(
+        default="1536MB",
+        description="DuckDB memory limit for builds (the whole build stays under ~2 GB).",
+    )
     threads: int = Field(default=2, description="DuckDB threads for builds.")
     max_event_age_days: int = Field(
         default=400, description="How far back an event's timestamp may lie (backfills)."
@@ -51,6 +54,11 @@ class Settings(BaseSettings):
         default=False,
         description="Rebuild the incremental event facts from scratch (e.g. to reprice history "
         "after a price refresh); `tallyhouse build --full-refresh` sets it for one build.",
+    )
+    unpriced_warn_share: float = Field(
+        default=0.05,
+        description="Share of billable events left unpriced above which the build's "
+        "unpriced_share check warns.",
     )
     metric_query_seconds: float = Field(
         default=2.0, description="Time limit of one metric SQL evaluation (then it is stopped)."

@@ -28,43 +28,37 @@ def _hour_floor(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def cost_between(
-    con: duckdb.DuckDBPyConnection, org: str, start: datetime, end: datetime
-) -> Decimal:
-    """Cost of events with start <= event_at < end: whole hours from the hourly rollup, the
-    partial hours at either edge from the fact (both sorted by organization and time)."""
+def _period_parts(name: str, start: datetime, end: datetime) -> dict[str, datetime]:
+    """start <= event_at < end as whole hours plus a partial hour at the head and the tail
+    (a part with nothing in it is an empty range)."""
     start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
     hours_start = start if start == _hour_floor(start) else _hour_floor(start) + timedelta(hours=1)
     hours_end = _hour_floor(end)
-    if hours_start >= hours_end:
-        edges = [(start, end)]
-        total = Decimal(0)
+    if hours_start >= hours_end:  # inside one hour (or two partial ones): all from the fact
+        hours_start = hours_end = start
+        head, tail = (start, end), (end, end)
     else:
-        edges = [(start, hours_start), (hours_end, end)]
-        total = con.execute(
-            query(_HERE, "cost_whole_hours"),
-            {
-                "org": org,
-                "hours_start": hours_start,
-                "hours_end": hours_end,
-            },
-        ).fetchone()[0]
-    for from_instant, to_instant in edges:
-        if from_instant < to_instant:
-            total += con.execute(
-                query(_HERE, "cost_between_instants"),
-                {
-                    "org": org,
-                    "from_instant": from_instant,
-                    "to_instant": to_instant,
-                },
-            ).fetchone()[0]
-    return total
+        head, tail = (start, hours_start), (hours_end, end)
+    return {
+        f"{name}_hours_start": hours_start,
+        f"{name}_hours_end": hours_end,
+        f"{name}_head_from": head[0],
+        f"{name}_head_to": head[1],
+        f"{name}_tail_from": tail[0],
+        f"{name}_tail_to": tail[1],
+    }
 
 
 def summary(con: duckdb.DuckDBPyConnection, org: str, window: Window) -> CostSummary:
-    total = money.usd(cost_between(con, org, window.start, window.end))
-    previous = money.usd(cost_between(con, org, window.previous_start, window.start))
+    current, previous = con.execute(
+        query(_HERE, "period_costs"),
+        {
+            "org": org,
+            **_period_parts("current", window.start, window.end),
+            **_period_parts("previous", window.previous_start, window.start),
+        },
+    ).fetchone()
+    total, previous = money.usd(current), money.usd(previous)
     amount, percent = money.change(total, previous)
     return CostSummary(
         totalCost=float(total),

@@ -3,6 +3,7 @@ import dagster as dg
 from orchestration.defs.publish.snapshot import publish
 from orchestration.defs.resources import TallyhouseResource
 from orchestration.defs.transform.assets import tallyhouse_dbt_models
+from orchestration.lib.build_state import input_fingerprint
 from orchestration.lib.lake import load_marts
 
 # every mart the dbt project builds (its facts and dimensions) goes into the snapshot
@@ -20,6 +21,7 @@ MARTS = sorted(
 )
 def serving_snapshot(context: dg.AssetExecutionContext, tallyhouse: TallyhouseResource):
     settings = tallyhouse.settings()
+    now = tallyhouse.now()
     with tallyhouse.connect() as warehouse:
         if settings.engine == "spark":
             loaded = load_marts(warehouse, settings.lake_dir)
@@ -28,8 +30,9 @@ def serving_snapshot(context: dg.AssetExecutionContext, tallyhouse: TallyhouseRe
             warehouse,
             settings.serving_dir,
             settings.current_snapshot,
-            now=tallyhouse.now(),
+            now=now,
             keep=settings.snapshots_kept,
+            input_fingerprint=input_fingerprint(warehouse, settings, now),
         )
     context.log.info(f"published snapshot {snapshot.version} at {settings.current_snapshot}")
     return dg.MaterializeResult(

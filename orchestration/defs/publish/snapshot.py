@@ -58,6 +58,7 @@ def publish(
     *,
     now: datetime,
     keep: int,
+    input_fingerprint: str | None = None,
 ) -> PublishedSnapshot:
     snapshots = serving_dir / "snapshots"
     snapshots.mkdir(parents=True, exist_ok=True)
@@ -85,7 +86,10 @@ def publish(
             counts[name] = warehouse.execute(
                 f'select count(*) from snapshot.main."{name}"'
             ).fetchone()[0]
-        warehouse.execute(load_sql(SQL_DIR, "snapshot_info"), [version, now.replace(tzinfo=None)])
+        warehouse.execute(
+            load_sql(SQL_DIR, "snapshot_info"),
+            [version, now.replace(tzinfo=None), input_fingerprint],
+        )
     finally:
         warehouse.execute("detach snapshot")
     os.replace(staging, target)

@@ -4,6 +4,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.defs.resources import TallyhouseResource, dbt_vars
+from orchestration.lib.build_state import input_fingerprint, published_fingerprint
 from orchestration.lib.dbt_manifest import ensure_manifest
 from orchestration.lib.dbt_translator import TallyhouseDbtTranslator
 from orchestration.lib.lake import export_raw
@@ -20,7 +21,19 @@ def tallyhouse_dbt_models(
 ):
     """Seeds, staging views, pricing intermediates and marts; dbt tests become asset checks."""
     settings = tallyhouse.settings()
-    variables = dbt_vars(settings, tallyhouse.now())
+    now = tallyhouse.now()
+    with tallyhouse.connect() as warehouse:
+        fingerprint = input_fingerprint(warehouse, settings, now)
+    if not settings.full_refresh and fingerprint == published_fingerprint(
+        settings.current_snapshot
+    ):
+        # nothing yielded: Dagster marks the models and the publish as skipped
+        context.log.info(
+            f"nothing new since the serving snapshot was built (inputs {fingerprint[:12]}): "
+            "dbt and publish skipped"
+        )
+        return
+    variables = dbt_vars(settings, now)
     if settings.engine == "spark":
         with tallyhouse.connect() as warehouse:
             exported = export_raw(warehouse, settings.lake_dir)

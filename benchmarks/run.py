@@ -1,0 +1,151 @@
+"""Every benchmark figure, measured in one run: one table per part, one JSON.
+
+    .venv/bin/python benchmarks/run.py --events 1000000 --events 10000000
+
+For each size, in one home: generate N events (Parquet, 60 days, 5 organizations, metrics
+created first) → the cold build (ingest → dbt → publish: wall time, events/s, peak RSS of the
+process tree) → the floor (one DuckDB query) and the pandas script from the same landing files,
+each compared row by row with the build's daily mart → the read API under load (wrk), and
+each cost endpoint's answer aggregated from the raw events per request → the no-op build →
+1% new events and the incremental build (marginal ratio). Then once: the ingest API (wrk).
+Printed as tables and written to benchmarks/results/run.json.
+
+The pandas script holds every event in memory (~3.5 GB per million); above
+--pandas-max-events (default 2,000,000) it is not run, and the table says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import tempfile
+import time
+
+import psutil
+from floor import run_floor, run_pandas
+from harness import (
+    add_new_events,
+    generate,
+    home_env,
+    print_table,
+    run_measured,
+    tallyhouse,
+    write_json,
+)
+from ingest_api import measure as measure_ingest
+from read_api import create_metrics
+from read_api import measure as measure_reads
+
+
+def _build(env: dict[str, str]) -> tuple[float, int]:
+    seconds, peak, _ = run_measured(tallyhouse("build"), env)
+    return seconds, peak
+
+
+def measure_size(events: int, options: argparse.Namespace) -> dict[str, object]:
+    home = tempfile.mkdtemp(prefix="tallyhouse-bench-", dir=options.work_dir)
+    try:
+        env = home_env(home, TALLYHOUSE_RATE_LIMIT="0")
+        print(f"[{events:,}] generating", flush=True)
+        generate_s = generate(env, events)
+        metric_ids = create_metrics(home)
+        print(f"[{events:,}] cold build", flush=True)
+        cold_s, cold_peak = _build(env)
+        print(f"[{events:,}] floor and pandas", flush=True)
+        floor = run_floor(home, env)
+        pandas = run_pandas(home, env) if events <= options.pandas_max_events else None
+        print(f"[{events:,}] read API", flush=True)
+        reads = measure_reads(
+            home, env, metric_ids, seconds=options.seconds, connections=options.connections,
+            workers=options.workers, raw_repeats=options.raw_repeats,
+        )  # fmt: skip
+        print(f"[{events:,}] no-op and +1% builds", flush=True)
+        noop_s, noop_peak = _build(env)
+        add_new_events(home, events // 100)
+        plus_s, plus_peak = _build(env)
+    finally:
+        if not options.keep:
+            shutil.rmtree(home, ignore_errors=True)
+    return {
+        "events": events,
+        "build": {
+            "generate_s": round(generate_s, 2),
+            "cold_build_s": round(cold_s, 2),
+            "events_per_s": round(events / cold_s),
+            "cold_peak_rss_mb": round(cold_peak / 2**20),
+            "noop_build_s": round(noop_s, 2),
+            "noop_peak_rss_mb": round(noop_peak / 2**20),
+            "plus_1pct_build_s": round(plus_s, 2),
+            "plus_1pct_peak_rss_mb": round(plus_peak / 2**20),
+            "marginal_ratio": round((plus_s - noop_s) / (cold_s - noop_s), 4),
+        },
+        "floor": {**floor, "build_vs_floor": round(cold_s / floor["seconds"], 2)},
+        "pandas": (
+            {**pandas, "pandas_vs_build": round(pandas["seconds"] / cold_s, 3)}
+            if pandas
+            else {"skipped": f"over --pandas-max-events {options.pandas_max_events:,}"}
+        ),
+        "read_api": reads,
+        "home": home if options.keep else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, action="append", help="sizes (repeatable)")
+    parser.add_argument("--seconds", type=int, default=10, help="wrk load per endpoint")
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections (reads)")
+    parser.add_argument("--workers", type=int, default=2, help="API worker processes")
+    parser.add_argument("--raw-repeats", type=int, default=3, help="raw answers per endpoint")
+    parser.add_argument("--pandas-max-events", type=int, default=2_000_000)
+    parser.add_argument("--skip-ingest", action="store_true", help="leave out the ingest API")
+    parser.add_argument("--work-dir", default=None, help="where homes are made (default: tmp)")
+    parser.add_argument("--keep", action="store_true", help="keep each size's home")
+    options = parser.parse_args()
+
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    sizes = [measure_size(n, options) for n in (options.events or [1_000_000])]
+    ingest = (
+        None if options.skip_ingest else measure_ingest(options.workers, options.connections, 10)
+    )
+    print_table([{"events": s["events"], **s["build"]} for s in sizes])
+    print()
+    print_table(
+        [
+            {
+                "events": s["events"],
+                "what": what,
+                **{k: v for k, v in part.items() if k != "skipped"},
+            }
+            for s in sizes
+            for what, part in (("floor", s["floor"]), ("pandas", s["pandas"]))
+            if "skipped" not in part
+        ]  # fmt: skip
+    )
+    print()
+    print_table([{"events": s["events"], **row} for s in sizes for row in s["read_api"]])
+    if ingest:
+        print()
+        print_table(ingest)
+    path = write_json(
+        "run",
+        {
+            "started": started,
+            "machine": {
+                "cpus": os.cpu_count(),
+                "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+                "python": platform.python_version(),
+            },
+            "sizes": sizes,
+            "ingest_api": ingest,
+        },
+    )
+    print(f"\nwritten to {path}")
+
+
+if __name__ == "__main__":
+    main()

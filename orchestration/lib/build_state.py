@@ -1,0 +1,78 @@
+"""What a build is made of, as one digest: a build whose inputs match the serving snapshot's has
+nothing to do.
+
+The digest covers everything the marts are a function of: the dbt project's files, the price
+seeds, the engine, the build's UTC date (calendar days and "as of" prices move with it), and
+the raw layer — the row count of each table the ingest only appends to, and a hash of every
+row of the small tables it rewrites (metric definitions, the inbox watermark). The ingest's
+own ledger (``raw.ingest_runs``, one row per run even when nothing was found) is left out.
+Each snapshot records the digest it was built from (``snapshot_info.input_fingerprint``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from orchestration.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
+
+APPEND_ONLY_RAW_TABLES = frozenset({"usage_events", "rejected_events", "landing_files"})
+LEDGER_RAW_TABLES = frozenset({"ingest_runs"})
+PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros")
+
+
+def _project_files() -> list[Path]:
+    files: list[Path] = []
+    for name in PROJECT_FILES:
+        path = DBT_PROJECT_DIR / name
+        files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
+    return files + sorted(SEEDS_DIR.glob("*.csv"))
+
+
+def input_fingerprint(
+    warehouse: duckdb.DuckDBPyConnection, settings: Settings, now: datetime
+) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"engine={settings.engine};date={now:%Y-%m-%d}\n".encode())
+    for path in _project_files():
+        digest.update(f"{path.relative_to(DBT_PROJECT_DIR.parent)}\n".encode())
+        digest.update(path.read_bytes())
+    tables = warehouse.execute(
+        "select table_name from information_schema.tables "
+        "where table_schema = 'raw' and table_type = 'BASE TABLE' order by 1"
+    ).fetchall()
+    for (name,) in tables:
+        if name in LEDGER_RAW_TABLES:
+            continue
+        # identifiers come from the catalog above, never from input
+        if name in APPEND_ONLY_RAW_TABLES:
+            state = warehouse.execute(f'select count(*) from raw."{name}"').fetchall()
+        else:
+            state = warehouse.execute(
+                f'select count(*), bit_xor(hash(t)) from raw."{name}" as t'
+            ).fetchall()
+        digest.update(f"raw.{name}={state}\n".encode())
+    return digest.hexdigest()
+
+
+def published_fingerprint(current: Path) -> str | None:
+    """The digest the current serving snapshot was built from (None: none, or an older one)."""
+    if not current.exists():
+        return None
+    try:
+        with duckdb.connect(str(current), read_only=True) as snapshot:
+            columns = {
+                name
+                for (name,) in snapshot.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_name = 'snapshot_info'"
+                ).fetchall()
+            }
+            if "input_fingerprint" not in columns:
+                return None
+            return snapshot.execute("select input_fingerprint from snapshot_info").fetchall()[0][0]
+    except duckdb.Error:
+        return None
