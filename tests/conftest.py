@@ -105,3 +105,13 @@ def home_copy(built_home, tmp_path: Path) -> Iterator[Settings]:
     shutil.copytree(settings.root, target, symlinks=True)
     yield use_home(target)
     use_home(settings.root)
+
+
+@pytest.fixture(scope="module")
+def home_copy_module(built_home, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A copy of the built home shared by one module's tests (they may write to it)."""
+    settings, _ = built_home
+    target = tmp_path_factory.mktemp("home") / "home"
+    shutil.copytree(settings.root, target, symlinks=True)
+    yield use_home(target)
+    use_home(settings.root)

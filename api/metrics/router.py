@@ -22,6 +22,22 @@ MetricsWriter = Annotated[ApiKey, Depends(require_scope("metrics:write"))]
 MetricId = Annotated[str, Path(description="The metric's id (met_…).", max_length=64)]
 READ_ERRORS = error_responses(400, 401, 403, 404, 429, 500)
 WRITE_ERRORS = error_responses(400, 401, 403, 404, 413, 429, 500)
+# OpenAPI links: what a client (or a stateful fuzzer) can do next with a created metric's id
+_METRIC_ID = {"id": "$response.body#/id"}
+CREATED_LINKS = {
+    201: {
+        "description": "The metric as stored, with its new id.",
+        "links": {
+            name: {"operationId": operation, "parameters": _METRIC_ID}
+            for name, operation in (
+                ("GetMetric", "get_metric_v1_metrics__id__get"),
+                ("UpdateMetric", "update_metric_v1_metrics__id__update_post"),
+                ("DeleteMetric", "delete_metric_v1_metrics__id__delete_post"),
+                ("MetricValue", "metric_value_v1_metrics__id__value_get"),
+            )
+        },
+    }
+}
 
 
 @router.get(
@@ -36,7 +52,7 @@ def list_metrics(key: MetricsReader, request: Request) -> list[MetricDefinition]
     "",
     status_code=201,
     response_model=MetricDefinition,
-    responses=WRITE_ERRORS,
+    responses={**WRITE_ERRORS, **CREATED_LINKS},
     summary="Create a metric definition",
 )
 def create_metric(

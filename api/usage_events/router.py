@@ -13,11 +13,18 @@ from api.usage_events.schemas import MAX_BATCH, BatchResult, RecordedEvent, Usag
 
 router = APIRouter(prefix="/v1/usage", tags=["usage events"])
 _EVENT_SCHEMA = UsageEventIn.model_json_schema(ref_template="#/components/schemas/{model}")
+# each item is validated on its own: an invalid one is answered in `results` (status
+# invalid), not by refusing the batch, so the schema documents any item as acceptable
+_BATCH_ITEM = {
+    "anyOf": [_EVENT_SCHEMA, {}],
+    "description": "A usage event. Every item is validated on its own; one that is not a "
+    "valid event gets status `invalid` at its index and the rest are recorded.",
+}
 _BATCH_SCHEMA = {
     "type": "object",
     "required": ["events"],
     "properties": {
-        "events": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": _EVENT_SCHEMA}
+        "events": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": _BATCH_ITEM}
     },
 }
 

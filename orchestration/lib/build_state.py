@@ -4,7 +4,8 @@ nothing to do.
 The digest covers everything the marts are a function of: the dbt project's files, the price
 seeds, the engine, the build's UTC date (calendar days and "as of" prices move with it), and
 the raw layer — the row count of each table the ingest only appends to, and a hash of every
-row of the small tables it rewrites (metric definitions, the inbox watermark). The ingest's
+row of the small tables it rewrites (metric definitions, the inbox watermark), leaving out
+columns that change with every build (when the definitions were exported). The ingest's
 own ledger (``raw.ingest_runs``, one row per run even when nothing was found) is left out.
 Each snapshot records the digest it was built from (``snapshot_info.input_fingerprint``).
 """
@@ -21,6 +22,8 @@ from orchestration.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
 
 APPEND_ONLY_RAW_TABLES = frozenset({"usage_events", "rejected_events", "landing_files"})
 LEDGER_RAW_TABLES = frozenset({"ingest_runs"})
+# columns that change with every build without changing what dbt builds
+VOLATILE_COLUMNS = frozenset({"exported_at"})
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros")
 
 
@@ -51,8 +54,17 @@ def input_fingerprint(
         if name in APPEND_ONLY_RAW_TABLES:
             state = warehouse.execute(f'select count(*) from raw."{name}"').fetchall()
         else:
+            columns = ", ".join(
+                f'"{column}"'
+                for (column,) in warehouse.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_schema = 'raw' and table_name = ? order by ordinal_position",
+                    [name],
+                ).fetchall()
+                if column not in VOLATILE_COLUMNS
+            )
             state = warehouse.execute(
-                f'select count(*), bit_xor(hash(t)) from raw."{name}" as t'
+                f'select count(*), bit_xor(hash({columns})) from raw."{name}"'
             ).fetchall()
         digest.update(f"raw.{name}={state}\n".encode())
     return digest.hexdigest()

@@ -97,3 +97,34 @@ def test_the_export_copies_live_definitions_with_their_runnable_sql(store):
         1,
     )
     assert rows[1][1:] == ("simple", None, False, 1)
+
+
+# fails on real rows only when an event name is not a number (binding on no rows passes)
+NUMERIC_NAMES = "select max(cast(event_name as integer)) from filtered_events"
+EVENTS = (
+    "select 'evt_' || i as event_id, 'acme' as organization_id, 'u1' as end_user_id, "
+    "'5' as event_type, 'm' as metric_name, 1.0::decimal(18, 6) as quantity, "
+    "null::varchar as event_string, '{}' as metadata, "
+    "timestamp '2026-11-01' as event_at, null::decimal(18, 9) as caller_cost_usd "
+    "from range(?, ?) as r(i)"
+)
+
+
+def test_a_trial_outcome_stands_until_the_events_change(tmp_path):
+    store = engine_for(f"sqlite:///{tmp_path / 'control.db'}")
+    body = MetricCreate(name="numeric names", queryType="indexed", sqlDefinition=NUMERIC_NAMES)
+    metric = service.create_metric(store, "acme", body, NOW, LIMITS)
+    with duckdb.connect() as warehouse:
+        warehouse.execute("create schema raw; create table raw.usage_events as " + EVENTS, [0, 1])
+        first = export_definitions(warehouse, store, now=NOW, limits=LIMITS)
+        assert (first.indexed, first.not_indexable) == (1, {})
+        # as many events as at the last export: its outcome stands, no new trial (one now
+        # would fail on the name 'x')
+        warehouse.execute("update raw.usage_events set event_type = 'x'")
+        again = export_definitions(warehouse, store, now=NOW, limits=LIMITS)
+        assert (again.indexed, again.not_indexable) == (1, {})
+        # one more event: a new trial, which fails
+        warehouse.execute("insert into raw.usage_events " + EVENTS, [1, 2])
+        changed = export_definitions(warehouse, store, now=NOW, limits=LIMITS)
+    assert changed.indexed == 0
+    assert "trial run on the busiest customer" in changed.not_indexable[metric.metric_id]

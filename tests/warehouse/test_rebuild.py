@@ -25,10 +25,32 @@ def _marts(path) -> dict[str, set]:
 
 def test_rebuild_ingests_nothing_and_changes_nothing(home_copy):
     before = _marts(home_copy.current_snapshot)
+    served = home_copy.current_snapshot.resolve()
     summary = run_build(home_copy)
     assert summary.success
     assert (summary.files_ingested, summary.events_ingested, summary.duplicates) == (0, 0, 0)
+    # nothing new: dbt and publish skipped, the snapshot served stays the same file
+    assert not summary.published
+    assert home_copy.current_snapshot.resolve() == served
+    assert summary.snapshot_path == str(served)
     assert _marts(home_copy.current_snapshot) == before
+
+
+def test_a_later_build_the_same_day_with_nothing_new_is_skipped(home_copy, monkeypatch):
+    served = home_copy.current_snapshot.resolve()
+    monkeypatch.setenv("TALLYHOUSE_NOW", "2026-11-24T18:45:00Z")
+    summary = run_build(home_copy)
+    assert summary.success and not summary.published
+    assert home_copy.current_snapshot.resolve() == served
+
+
+def test_a_build_with_a_changed_input_is_not_skipped(home_copy, monkeypatch):
+    served = home_copy.current_snapshot.resolve()
+    # a new day moves calendar days and prices "as of" the build: not nothing new
+    monkeypatch.setenv("TALLYHOUSE_NOW", "2026-11-25T00:30:00Z")
+    summary = run_build(home_copy)
+    assert summary.success and summary.published
+    assert home_copy.current_snapshot.resolve() != served
 
 
 def test_a_new_file_adds_exactly_its_events(home_copy):

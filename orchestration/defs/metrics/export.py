@@ -5,6 +5,10 @@ written by an older release or by hand), and each indexed metric gets a trial ru
 sandbox over its organization's busiest customer. Only definitions that pass are marked
 `indexable`, so a runaway or broken query can never stall or fail the dbt build: such a
 metric is answered on demand (and refused there with its reason).
+
+A definition whose version and SQL are those already exported, while the events are the same
+as at that export (same count in ``raw.usage_events``), keeps its outcome without a new
+trial: a build with nothing new does not read the busiest customers' events again.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ def export_definitions(
         definitions = con.execute(sa.text(load_sql(SQL_DIR, "select_live_metrics"))).fetchall()
     rows, refused = [], {}
     trial_events = _TrialEvents(warehouse)
+    events = warehouse.execute("select count(*) from raw.usage_events").fetchall()[0][0]
+    previous = _previous_outcomes(warehouse, events)
     for (
         metric_id,
         org,
@@ -54,7 +60,9 @@ def export_definitions(
         version,
     ) in definitions:
         runnable, reason = None, None
-        if sql is not None:
+        if (metric_id, version, sql) in previous:
+            runnable, reason = previous[metric_id, version, sql]
+        elif sql is not None:
             trial = trial_events.of(org) if query_type == "indexed" else None
             runnable, reason = _check(sql, trial, limits)
         indexable = query_type == "indexed" and reason is None
@@ -69,12 +77,32 @@ def export_definitions(
         warehouse.execute("delete from raw.metric_definitions")
         if rows:
             warehouse.executemany(load_sql(SQL_DIR, "insert_metric_definition"), rows)
+        warehouse.execute("delete from raw.metric_trial_events")
+        warehouse.execute("insert into raw.metric_trial_events values (?)", [events])
         warehouse.execute("commit")
     except BaseException:
         warehouse.execute("rollback")
         raise
     indexed = sum(1 for *_, indexable, _reason, _at in rows if indexable)
     return ExportReport(definitions=len(rows), indexed=indexed, not_indexable=refused)
+
+
+def _previous_outcomes(
+    warehouse: duckdb.DuckDBPyConnection, events: int
+) -> dict[tuple[str, int, str | None], tuple[str | None, str | None]]:
+    """The last export's outcome per (metric, version, SQL), if the events are unchanged."""
+    (tried_on,) = warehouse.execute(
+        "select coalesce(max(events), -1) from raw.metric_trial_events"
+    ).fetchall()[0]
+    if tried_on != events:
+        return {}
+    return {
+        (metric_id, version, sql): (runnable, reason)
+        for metric_id, version, sql, runnable, reason in warehouse.execute(
+            "select metric_id, definition_version, sql_definition, runnable_sql, "
+            "not_indexed_reason from raw.metric_definitions"
+        ).fetchall()
+    }
 
 
 class _TrialEvents:

@@ -62,10 +62,13 @@ def publish(
 ) -> PublishedSnapshot:
     snapshots = serving_dir / "snapshots"
     snapshots.mkdir(parents=True, exist_ok=True)
+    # a publish killed half-way leaves its .building file; one build writes at a time (the
+    # warehouse has one writer), so any left now is such a leftover
+    for leftover in snapshots.glob("*.building"):
+        leftover.unlink(missing_ok=True)
     version = _version(now, serving_dir)
     target = snapshots / f"{version}.duckdb"
     staging = target.with_suffix(".building")
-    staging.unlink(missing_ok=True)
     tables: list[tuple[str, str]] = [
         (schema, name)
         for schema, name in warehouse.execute(
@@ -80,8 +83,9 @@ def publish(
     try:
         for schema, name in tables:
             # identifiers come from the catalog above, never from input
+            order = f" order by {SORT_KEYS[name]}" if name in SORT_KEYS else ""
             warehouse.execute(
-                f'create table snapshot.main."{name}" as select * from {schema}."{name}"'
+                f'create table snapshot.main."{name}" as select * from {schema}."{name}"{order}'
             )
             counts[name] = warehouse.execute(
                 f'select count(*) from snapshot.main."{name}"'

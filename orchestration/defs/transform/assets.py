@@ -1,4 +1,6 @@
 import json
+import shutil
+from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
@@ -9,6 +11,8 @@ from orchestration.lib.dbt_manifest import ensure_manifest
 from orchestration.lib.dbt_translator import TallyhouseDbtTranslator
 from orchestration.lib.lake import export_raw
 from orchestration.settings import DBT_PROJECT_DIR
+
+INVOCATIONS_KEPT = 10
 
 # the manifest is derived from the project's files: (re)parse when they are newer
 ensure_manifest()
@@ -41,4 +45,17 @@ def tallyhouse_dbt_models(
     command = ["build", "--target", settings.engine, "--vars", json.dumps(variables)]
     if settings.full_refresh:
         command.append("--full-refresh")
-    yield from dbt.cli(command, context=context).stream()
+    invocation = dbt.cli(command, context=context)
+    yield from invocation.stream()
+    _prune_invocations(invocation.target_path, keep=INVOCATIONS_KEPT)
+
+
+def _prune_invocations(current: Path, keep: int) -> None:
+    """Each dbt invocation logs to its own folder under dbt_project/target (dagster-dbt): keep
+    the newest few for debugging, not one per build forever."""
+    folders = sorted(
+        current.parent.glob("tallyhouse_dbt_models-*"), key=lambda p: p.stat().st_mtime
+    )
+    for old in folders[:-keep]:
+        if old != current:
+            shutil.rmtree(old, ignore_errors=True)

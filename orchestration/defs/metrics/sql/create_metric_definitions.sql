@@ -18,3 +18,6 @@ create table if not exists raw.metric_definitions (
     not_indexed_reason varchar,
     exported_at timestamp not null
 );
+
+-- how many events the last export's trial runs saw: unchanged, its outcomes stand
+create table if not exists raw.metric_trial_events (events bigint not null);

@@ -1,0 +1,248 @@
+"""A real server keeps answering, from one snapshot per answer, while builds publish one after
+another, and while builds are killed (-9) during dbt and during publish."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+
+from api import subprocess_server
+from api.keys.service import create_key
+from orchestration.lib.control_store import engine_for
+from orchestration.settings import Settings
+from tests.api.oracle_answers import cents, cost
+from tests.expected import expected_events
+
+pytestmark = pytest.mark.slow
+
+BUILDS = 20
+CLIENTS = 4
+PAUSE = 0.01  # between a client's requests: steady load that leaves the builds some CPU
+SUMMARY = "/v1/cost-data/summary?time_window=current-period"
+TREND = "/v1/cost-data/trend?start_date=2026-11-24&end_date=2026-11-24"
+PERIOD = (datetime(2026, 11, 1), datetime(2026, 12, 1))
+TODAY = (datetime(2026, 11, 24), datetime(2026, 11, 25))
+TALLYHOUSE = str(Path(sys.executable).parent / "tallyhouse")
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "TALLYHOUSE_HOME": str(settings.root),
+        "TALLYHOUSE_RATE_LIMIT": "0",
+        "TALLYHOUSE_SNAPSHOTS_KEPT": str(BUILDS + 5),  # every answered version stays readable
+    }
+
+
+def _add_events(settings: Settings, name: str, count: int) -> None:
+    """`count` events of acme with a caller-given cost of $1.25, an hour before now."""
+    lines = [
+        {
+            "eventType": "llm_call",
+            "metricName": "tokens",
+            "quantity": 100,
+            "idempotencyKey": f"{name}-{i}",
+            "timestamp": "2026-11-24T11:00:00Z",
+            "userId": "user_rebuild",
+            "costUsd": 1.25,
+        }
+        for i in range(count)
+    ]
+    path = settings.landing_dir / "acme" / f"{name}.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def _build(env: dict[str, str]) -> str:
+    """A `tallyhouse build` to the end; the snapshot version it published."""
+    done = subprocess.run(
+        [TALLYHOUSE, "build"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    # the CLI's summary goes to stderr, beside Dagster's log
+    published = [line for line in done.stderr.splitlines() if line.startswith("snapshot v")]
+    assert published, done.stderr[-1500:]
+    return published[0].split()[1].rstrip(":")
+
+
+def _expected(settings: Settings) -> tuple[Decimal, Decimal]:
+    """acme's cost this month and today, from the landing files (the oracle)."""
+    events = list(expected_events(settings.landing_dir).values())
+    return cost(events, "acme", *PERIOD), cost(events, "acme", *TODAY)
+
+
+def _key(settings: Settings) -> str:
+    engine = engine_for(settings.control_store_url)
+    return create_key(engine, "acme", ["costs:read"], "test", settings.clock())[1]
+
+
+class Load:
+    """CLIENTS threads, each with a keep-alive connection, asking for the summary and the
+    trend in turn (PAUSE apart) until stopped; every answer kept with the snapshot version it
+    came from."""
+
+    def __init__(self, base: str, key: str) -> None:
+        self.base, self.key = base, key
+        self.answers: list[tuple[str, int, str | None, dict | None]] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._client) for _ in range(CLIENTS)]
+
+    def _client(self) -> None:
+        headers = {"Authorization": f"Bearer {self.key}"}
+        with httpx.Client(base_url=self.base, headers=headers, timeout=30) as http:
+            while not self._stop.is_set():
+                for path in (SUMMARY, TREND):
+                    try:
+                        response = http.get(path)
+                    except httpx.HTTPError as error:
+                        self.errors.append(f"{path}: {error!r}")
+                        continue
+                    body = response.json() if response.status_code == 200 else None
+                    time.sleep(PAUSE)
+                    self.answers.append(
+                        (
+                            path,
+                            response.status_code,
+                            response.headers.get("X-Snapshot-Version"),
+                            body,
+                        )
+                    )
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+
+def _check_answers(load: Load, expected: dict[str, tuple[float, float]]) -> Counter:
+    """Every answer is a 200 from a published snapshot, equal to that snapshot's oracle."""
+    assert load.errors == []
+    statuses = Counter(status for _, status, _, _ in load.answers)
+    assert statuses == Counter({200: len(load.answers)}), statuses
+    per_version: Counter = Counter()
+    for path, _, version, body in load.answers:
+        assert version in expected, f"an answer from an unknown snapshot {version}"
+        month, today = expected[version]
+        if path == SUMMARY:
+            assert body["totalCost"] == month, (version, body)
+        else:
+            assert [p["totalCost"] for p in body["series"]] == [today], (version, body)
+        per_version[version] += 1
+    return per_version
+
+
+def test_answers_stay_whole_while_20_builds_publish(home_copy):
+    settings = home_copy
+    env = _env(settings)
+    key = _key(settings)
+    month, today = _expected(settings)
+    first = Path(os.path.realpath(settings.current_snapshot)).stem
+    expected = {first: (cents(month), cents(today))}
+    with subprocess_server.running(env, workers=2) as base, Load(base, key) as load:
+        for build in range(1, BUILDS + 1):
+            _add_events(settings, f"rebuild-{build}", 2)
+            version = _build(env)
+            added = Decimal("2.50") * build
+            expected[version] = (cents(month + added), cents(today + added))
+        time.sleep(1)  # the servers' watchers (every 0.2 s) pick up the last one
+    per_version = _check_answers(load, expected)
+    assert len(expected) == BUILDS + 1
+    assert len(load.answers) > 100 * BUILDS  # the load ran throughout
+    assert len(per_version) >= BUILDS // 2, per_version  # answers came from many snapshots
+    print(f"{len(load.answers)} requests, 0 failed, from {len(per_version)} snapshots")
+
+
+def _wait_for(condition, what: str, process: subprocess.Popen, interval: float) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if condition(process):
+            return
+        assert process.poll() is None, f"the build ended before {what}"
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _kill_build_when(env: dict[str, str], condition, what: str, interval: float) -> None:
+    """Start a build in its own process group and kill -9 all of it once `condition` holds."""
+    process = subprocess.Popen(
+        [TALLYHOUSE, "build"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_for(condition, what, process, interval)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+
+DBT_TARGET = Path(__file__).parents[2] / "dbt_project" / "target"
+
+
+def _dbt_building_marts(since: float):
+    """A condition: a dbt invocation started after `since` is building the event fact (each
+    invocation logs to its own folder under dbt_project/target)."""
+
+    def condition(_: subprocess.Popen) -> bool:
+        for folder in DBT_TARGET.glob("tallyhouse_dbt_models-*"):
+            log = folder / "dbt.log"
+            fresh = folder.stat().st_mtime >= since and log.exists()
+            if fresh and "marts.fct_usage_costs" in log.read_text(errors="replace"):
+                return True
+        return False
+
+    return condition
+
+
+def test_builds_killed_during_dbt_and_during_publish_lose_nothing(home_copy):
+    settings = home_copy
+    env = _env(settings)
+    key = _key(settings)
+    month, today = _expected(settings)
+    served = Path(os.path.realpath(settings.current_snapshot)).stem
+    expected = {served: (cents(month), cents(today))}
+    snapshots = settings.serving_dir / "snapshots"
+    _add_events(settings, "after-crash", 3)
+    with subprocess_server.running(env, workers=2) as base, Load(base, key) as load:
+        dbt_building = _dbt_building_marts(since=time.time())
+        _kill_build_when(env, dbt_building, "dbt building the marts", interval=0.05)
+        building = lambda _: any(snapshots.glob("*.building"))  # noqa: E731
+        _kill_build_when(env, building, "publish", interval=0.002)
+        assert Path(os.path.realpath(settings.current_snapshot)).stem == served
+        time.sleep(0.5)
+        version = _build(env)
+        expected[version] = (cents(month + Decimal("3.75")), cents(today + Decimal("3.75")))
+        time.sleep(1)
+    per_version = _check_answers(load, expected)
+    assert set(per_version) == {served, version}
+    # the landing files and the served marts agree exactly: no event lost or doubled
+    oracle = expected_events(settings.landing_dir)
+    with duckdb.connect(str(settings.current_snapshot), read_only=True) as snapshot:
+        facts = snapshot.execute(
+            "select organization_id, idempotency_key, cost_usd from fct_usage_costs"
+        ).fetchall()
+    assert len(facts) == len(oracle)
+    assert {(org, key): cost_usd for org, key, cost_usd in facts} == {
+        k: e.cost_usd for k, e in oracle.items()
+    }
+    print(f"{len(load.answers)} requests during two killed builds and one whole: 0 failed")
