@@ -23,7 +23,7 @@ class Settings(BaseSettings):
         default=None, description="Pinned 'now' (ISO-8601 instant); the system clock when unset."
     )
     memory_limit: str = Field(
-        default="1280MB",
+        default="1152MB",
         description="DuckDB memory limit for builds (the whole build stays under ~2 GB).",
     )
     threads: int = Field(default=2, description="DuckDB threads for builds.")

@@ -18,10 +18,11 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from api import subprocess_server
 from api.keys.service import create_key
-from orchestration.lib.control_store import engine_for
+from orchestration.lib.control_store import engine_for, landing_events
 from orchestration.settings import Settings
 from tests.api.oracle_answers import cents, cost
 from tests.expected import expected_events
@@ -214,6 +215,30 @@ def _dbt_building_marts(since: float):
     return condition
 
 
+def _record_through_the_api(base: str, settings: Settings, count: int) -> set[tuple[str, str]]:
+    """`count` acme events through the write API ($0.50 each, an hour before now)."""
+    engine = engine_for(settings.control_store_url)
+    writer = create_key(engine, "acme", ["usage:write"], "test", settings.clock())[1]
+    events = [
+        {
+            "eventType": "llm_call",
+            "metricName": "tokens",
+            "quantity": 10,
+            "idempotencyKey": f"api-{i}",
+            "timestamp": "2026-11-24T11:00:00Z",
+            "costUsd": 0.5,
+        }
+        for i in range(count)
+    ]
+    response = httpx.post(
+        f"{base}/v1/usage/events/batch",
+        json={"events": events},
+        headers={"Authorization": f"Bearer {writer}"},
+    )
+    assert response.status_code == 200 and response.json()["recorded"] == count
+    return {("acme", e["idempotencyKey"]) for e in events}
+
+
 def test_builds_killed_during_dbt_and_during_publish_lose_nothing(home_copy):
     settings = home_copy
     env = _env(settings)
@@ -222,8 +247,9 @@ def test_builds_killed_during_dbt_and_during_publish_lose_nothing(home_copy):
     served = Path(os.path.realpath(settings.current_snapshot)).stem
     expected = {served: (cents(month), cents(today))}
     snapshots = settings.serving_dir / "snapshots"
-    _add_events(settings, "after-crash", 3)
+    _add_events(settings, "after-crash", 3)  # 3 x $1.25 in a landing file
     with subprocess_server.running(env, workers=2) as base, Load(base, key) as load:
+        through_api = _record_through_the_api(base, settings, 4)  # 4 x $0.50 in the store
         dbt_building = _dbt_building_marts(since=time.time())
         _kill_build_when(env, dbt_building, "dbt building the marts", interval=0.05)
         building = lambda _: any(snapshots.glob("*.building"))  # noqa: E731
@@ -231,18 +257,24 @@ def test_builds_killed_during_dbt_and_during_publish_lose_nothing(home_copy):
         assert Path(os.path.realpath(settings.current_snapshot)).stem == served
         time.sleep(0.5)
         version = _build(env)
-        expected[version] = (cents(month + Decimal("3.75")), cents(today + Decimal("3.75")))
+        added = Decimal("3.75") + Decimal("2.00")
+        expected[version] = (cents(month + added), cents(today + added))
         time.sleep(1)
     per_version = _check_answers(load, expected)
     assert set(per_version) == {served, version}
-    # the landing files and the served marts agree exactly: no event lost or doubled
-    oracle = expected_events(settings.landing_dir)
+    # the landing files, the API's landing store and the served marts agree exactly: every
+    # event once, every cost to the cent
+    oracle = {k: e.cost_usd for k, e in expected_events(settings.landing_dir).items()}
+    oracle |= dict.fromkeys(through_api, Decimal("0.5"))
+    with engine_for(settings.control_store_url).connect() as store:
+        stored = set(store.execute(
+            sa.select(landing_events.c.organization_id, landing_events.c.idempotency_key)
+        ).all())  # fmt: skip
+    assert stored == through_api
     with duckdb.connect(str(settings.current_snapshot), read_only=True) as snapshot:
         facts = snapshot.execute(
             "select organization_id, idempotency_key, cost_usd from fct_usage_costs"
         ).fetchall()
     assert len(facts) == len(oracle)
-    assert {(org, key): cost_usd for org, key, cost_usd in facts} == {
-        k: e.cost_usd for k, e in oracle.items()
-    }
+    assert {(org, key): cost_usd for org, key, cost_usd in facts} == oracle
     print(f"{len(load.answers)} requests during two killed builds and one whole: 0 failed")
