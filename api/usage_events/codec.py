@@ -13,7 +13,13 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from api.usage_events.schemas import MAX_COST_USD, MAX_QUANTITY, metadata_problem, number_ok
+from api.usage_events.schemas import (
+    IDEMPOTENCY_KEY_PATTERN,
+    MAX_COST_USD,
+    MAX_QUANTITY,
+    metadata_problem,
+    number_ok,
+)
 
 Text100 = Annotated[str, Meta(min_length=1, max_length=100)]
 
@@ -22,7 +28,9 @@ class EventStruct(msgspec.Struct, omit_defaults=True):
     eventType: Text100
     metricName: Text100
     quantity: int | float
-    idempotencyKey: Annotated[str, Meta(min_length=1, max_length=255)] | None = None
+    idempotencyKey: (
+        Annotated[str, Meta(min_length=1, max_length=255, pattern=IDEMPOTENCY_KEY_PATTERN)] | None
+    ) = None
     timestamp: str | None = None
     userId: Annotated[str, Meta(max_length=255)] | None = None
     costUsd: int | float | None = None

@@ -35,6 +35,10 @@ def _finite_number(value: Any, maximum: float) -> float | int:
     return value
 
 
+# no control characters (NUL, newlines, ...): a key is something a client logs and retries
+IDEMPOTENCY_KEY_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+
+
 class UsageEventIn(BaseModel):
     """One usage event as an app sends it."""
 
@@ -55,6 +59,7 @@ class UsageEventIn(BaseModel):
         default=None,
         min_length=1,
         max_length=255,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
         description="One event per (organization, key), forever. Strongly advised; without it the server makes one and a retry is a new event.",
     )
     timestamp: str | None = Field(

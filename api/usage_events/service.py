@@ -210,7 +210,8 @@ def _write_sqlite(engine: sa.Engine, rows: list[dict[str, Any]]) -> tuple[set, d
             for org, keys in by_org.items():
                 found = cursor.execute(
                     query(_HERE, "stored_events"),
-                    {"organization_id": org, "keys": json.dumps(keys)},
+                    # keys as UTF-8 text (no \u escapes); control characters never get here
+                    {"organization_id": org, "keys": json.dumps(keys, ensure_ascii=False)},
                 )
                 for key, event_id, request_hash, body, received_at in found:
                     stored[(org, key)] = _Row(

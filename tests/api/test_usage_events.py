@@ -113,6 +113,16 @@ class TestRecordEvent:
         assert retry.json() == {**first.json(), "recorded": False}
         assert writer.stored() == [("evt_unique_key_123", expected_id)]
 
+    def test_a_key_beyond_ascii_is_found_again_on_a_retry(self, writer):
+        # (fuzzing found a key with NUL in it that the retry lookup missed — a 500 on the
+        # unique index; control characters are now refused, see the 400 cases)
+        key = "clé-\U0001f600-\u00e9"
+        event = {**EVENT, "idempotencyKey": key}
+        assert writer.post(event).status_code == 201
+        retry = writer.post(event)
+        assert retry.status_code == 200 and retry.json()["recorded"] is False
+        assert [k for k, _ in writer.stored()] == [key]
+
     def test_the_same_key_in_another_organization_is_another_event(self, writer):
         assert writer.post(EVENT).status_code == 201
         assert writer.post(EVENT, key=writer.other_org_key).status_code == 201
@@ -152,6 +162,8 @@ class TestRecordEvent:
                 "metadata: inputTokens must be a whole number between 0 and 100000000000",
             ),
             ({"metadata": {"blob": "x" * 17000}}, "metadata: at most 16384 characters as JSON"),
+            ({"idempotencyKey": "a\x00b"}, "idempotencyKey: String should match pattern"),
+            ({"idempotencyKey": "line\nbreak"}, "idempotencyKey: String should match pattern"),
         ],
     )
     def test_invalid_events_are_400_and_not_stored(self, writer, change, message):
