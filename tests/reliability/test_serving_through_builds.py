@@ -150,12 +150,17 @@ def _check_answers(load: Load, expected: dict[str, tuple[float, float]]) -> Coun
     return per_version
 
 
+def _before(settings: Settings) -> tuple[dict[str, str], str, Decimal, Decimal, str]:
+    """The server's environment, a reading key, acme's oracle costs (month, today) and the
+    snapshot served before any build of the test."""
+    month, today = _expected(settings)
+    served = Path(os.path.realpath(settings.current_snapshot)).stem
+    return _env(settings), _key(settings), month, today, served
+
+
 def test_answers_stay_whole_while_20_builds_publish(home_copy):
     settings = home_copy
-    env = _env(settings)
-    key = _key(settings)
-    month, today = _expected(settings)
-    first = Path(os.path.realpath(settings.current_snapshot)).stem
+    env, key, month, today, first = _before(settings)
     expected = {first: (cents(month), cents(today))}
     with subprocess_server.running(env, workers=2) as base, Load(base, key) as load:
         for build in range(1, BUILDS + 1):
@@ -241,10 +246,7 @@ def _record_through_the_api(base: str, settings: Settings, count: int) -> set[tu
 
 def test_builds_killed_during_dbt_and_during_publish_lose_nothing(home_copy):
     settings = home_copy
-    env = _env(settings)
-    key = _key(settings)
-    month, today = _expected(settings)
-    served = Path(os.path.realpath(settings.current_snapshot)).stem
+    env, key, month, today, served = _before(settings)
     expected = {served: (cents(month), cents(today))}
     snapshots = settings.serving_dir / "snapshots"
     _add_events(settings, "after-crash", 3)  # 3 x $1.25 in a landing file
