@@ -1,35 +1,41 @@
-"""Typed dependencies: the authenticated key (with scopes) and a snapshot cursor."""
+"""Typed dependencies: the authenticated key (with scopes) and the serving snapshot.
+
+All run on the event loop (no thread hop per dependency): only a key not seen in the last
+second goes to the store, in a worker thread."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
 import duckdb
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from api.errors import Forbidden, RateLimited, SnapshotUnavailable, Unauthorized
 from api.keys.service import ApiKey
+from api.snapshot import SnapshotView
 from orchestration.settings import Settings
 
 _UNAUTHORIZED = "Missing or invalid API key"
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     return request.app.state.settings.clock()
 
 
-def authenticated_key(request: Request) -> ApiKey:
+async def authenticated_key(request: Request) -> ApiKey:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    key = None
-    if scheme.lower() == "bearer" and token.strip().startswith("sk_"):
-        key = request.app.state.key_cache.get(token.strip())
+    key, token = None, token.strip()
+    if scheme.lower() == "bearer" and token.startswith("sk_"):
+        cache = request.app.state.key_cache
+        key = cache.remembered(token) or await run_in_threadpool(cache.get, token)
     if key is None:
         raise Unauthorized(_UNAUTHORIZED)
     request.state.organization_id = key.organization_id
@@ -41,8 +47,8 @@ def authenticated_key(request: Request) -> ApiKey:
     return key
 
 
-def require_scope(scope: str) -> Callable[[ApiKey], ApiKey]:
-    def check(key: Annotated[ApiKey, Depends(authenticated_key)]) -> ApiKey:
+def require_scope(scope: str) -> Callable[[ApiKey], Awaitable[ApiKey]]:
+    async def check(key: Annotated[ApiKey, Depends(authenticated_key)]) -> ApiKey:
         if scope not in key.scopes:
             raise Forbidden(f"API key lacks required scope: {scope}")
         return key
@@ -50,11 +56,21 @@ def require_scope(scope: str) -> Callable[[ApiKey], ApiKey]:
     return check
 
 
-def snapshot_cursor(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
-    cursor, version = request.app.state.snapshot.cursor()
-    if cursor is None:
-        raise SnapshotUnavailable("No serving snapshot yet: run `tallyhouse build` first")
-    request.state.snapshot_version = version
+_NO_SNAPSHOT = "No serving snapshot yet: run `tallyhouse build` first"
+
+
+async def snapshot_view(request: Request) -> SnapshotView:
+    view = request.app.state.snapshot.view()
+    if view is None:
+        raise SnapshotUnavailable(_NO_SNAPSHOT)
+    request.state.snapshot_version = view.version
+    return view
+
+
+async def snapshot_cursor(
+    view: Annotated[SnapshotView, Depends(snapshot_view)],
+) -> AsyncIterator[duckdb.DuckDBPyConnection]:
+    cursor = view.connection.cursor()
     try:
         yield cursor
     finally:
@@ -65,5 +81,6 @@ AnyKey = Annotated[ApiKey, Depends(authenticated_key)]
 CostsReader = Annotated[ApiKey, Depends(require_scope("costs:read"))]
 UsageWriter = Annotated[ApiKey, Depends(require_scope("usage:write"))]
 Snapshot = Annotated[duckdb.DuckDBPyConnection, Depends(snapshot_cursor)]
+Answers = Annotated[SnapshotView, Depends(snapshot_view)]
 Now = Annotated[datetime, Depends(get_now)]
 AppSettings = Annotated[Settings, Depends(get_settings)]

@@ -188,7 +188,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = engine_for(settings.control_store_url)
-    app.state.snapshot = SnapshotReader(settings.current_snapshot)
+    app.state.snapshot = SnapshotReader(
+        settings.current_snapshot, answers_cached=settings.answers_cached
+    )
     app.state.rate_limiter = RateLimiter(settings.rate_limit)
     app.state.key_cache = KeyCache(app.state.store)
     _install_error_handlers(app)

@@ -22,7 +22,7 @@ class Ping(BaseModel):
     responses=error_responses(401, 429, 500),
     summary="Check a key: any valid key, any scope",
 )
-def ping(key: AnyKey, now: Now) -> Ping:
+async def ping(key: AnyKey, now: Now) -> Ping:
     return Ping(
         ok=True,
         organizationId=key.organization_id,

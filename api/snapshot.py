@@ -5,6 +5,10 @@ snapshot (a new file, so DuckDB's per-path cache never hands back the old one) a
 it in. Requests only take a cursor from whatever connection is current: no connect or
 attach on a request's path. A request in flight keeps its cursor, and with it the old
 snapshot, until it finishes; the old connection is closed after a grace period.
+
+A snapshot never changes once published, so an answer computed from it stays right for as
+long as it is served: each snapshot carries a bounded cache of answers (`SnapshotView.answer`),
+keyed by everything the answer depends on, and dropped with the snapshot.
 """
 
 from __future__ import annotations
@@ -13,20 +17,84 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
+from starlette.concurrency import run_in_threadpool
 
 log = logging.getLogger("tallyhouse.api")
 GRACE_SECONDS = 30.0
+ANSWERS_PER_SNAPSHOT = 2048
+MISSING = object()  # what AnswerCache.get returns for a question not asked yet
+
+
+class AnswerCache:
+    """The most recently used answers of one snapshot, at most `size` of them."""
+
+    def __init__(self, size: int = ANSWERS_PER_SNAPSHOT) -> None:
+        self.size = size
+        self._answers: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        with self._lock:
+            answer = self._answers.get(key, MISSING)
+            if answer is not MISSING:
+                self._answers.move_to_end(key)
+            return answer
+
+    def put(self, key: Hashable, answer: Any) -> None:
+        if self.size == 0:
+            return
+        with self._lock:
+            self._answers[key] = answer
+            self._answers.move_to_end(key)
+            while len(self._answers) > self.size:
+                self._answers.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class SnapshotView:
+    """One published snapshot as a request sees it: its version, connection and answers."""
+
+    version: str
+    connection: duckdb.DuckDBPyConnection
+    answers: AnswerCache = field(default_factory=AnswerCache)
+
+    async def answer(self, key: Hashable, compute: Callable[..., Any], *args: Any) -> Any:
+        """`compute(cursor, *args)` on this snapshot, or its earlier answer for the same `key`
+        (which must name everything the answer depends on). Queries run off the event loop."""
+        answer = self.answers.get(key)
+        if answer is MISSING:
+            answer = await run_in_threadpool(self._compute, compute, args)
+            self.answers.put(key, answer)
+        return answer
+
+    def _compute(self, compute: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        cursor = self.connection.cursor()
+        try:
+            return compute(cursor, *args)
+        finally:
+            cursor.close()
 
 
 class SnapshotReader:
-    def __init__(self, current: Path, *, poll_seconds: float = 0.2) -> None:
+    def __init__(
+        self,
+        current: Path,
+        *,
+        poll_seconds: float = 0.2,
+        answers_cached: int = ANSWERS_PER_SNAPSHOT,
+    ) -> None:
         self._current = current
+        self._answers_cached = answers_cached
         self._poll = poll_seconds
         self._lock = threading.Lock()
-        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._view: SnapshotView | None = None
         self._target: str | None = None
         self._retired: list[tuple[float, duckdb.DuckDBPyConnection]] = []
         self._stop = threading.Event()
@@ -48,17 +116,20 @@ class SnapshotReader:
         with self._lock:
             for _, con in self._retired:
                 con.close()
-            if self._connection:
-                self._connection.close()
-            self._connection, self._retired = None, []
+            if self._view:
+                self._view.connection.close()
+            self._view, self._retired = None, []
+
+    def view(self) -> SnapshotView | None:
+        """The current snapshot; None before the first publish."""
+        return self._view
 
     def cursor(self) -> tuple[duckdb.DuckDBPyConnection, str] | tuple[None, None]:
         """A cursor on the current snapshot and its version; (None, None) before the first publish."""
-        with self._lock:
-            connection, target = self._connection, self._target
-        if connection is None:
+        view = self._view
+        if view is None:
             return None, None
-        return connection.cursor(), Path(target).stem
+        return view.connection.cursor(), view.version
 
     def refresh(self) -> None:
         try:
@@ -71,9 +142,13 @@ class SnapshotReader:
         connection = duckdb.connect(target, read_only=True)
         connection.execute("set TimeZone = 'UTC'")
         with self._lock:
-            old, self._connection, self._target = self._connection, connection, target
+            old = self._view
+            self._view, self._target = (
+                SnapshotView(Path(target).stem, connection, AnswerCache(self._answers_cached)),
+                target,
+            )
             if old is not None:
-                self._retired.append((time.monotonic(), old))
+                self._retired.append((time.monotonic(), old.connection))
         log.info("serving snapshot %s", Path(target).name)
 
     def _watch(self) -> None:

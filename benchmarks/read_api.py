@@ -9,8 +9,10 @@ localhost port and loads each endpoint for `--seconds` from wrk (a C load genera
 `apt-get install wrk`) with `--connections` keep-alive connections, or from httpx clients in
 this process when wrk is missing. Then, for each cost endpoint, the same answer is computed
 from the landing files per request (benchmarks/floor/event_costs.sql: dedupe, split, price,
-filter, aggregate) and compared with the API's; `raw_ms / p50_ms` is the speed-up.
-Written to benchmarks/results/read_api.json.
+filter, aggregate) and compared with the API's; `raw_ms / p50_ms` is the speed-up. The clock is
+pinned, so every repeated request is a question the answer cache has seen: the cost endpoints
+are loaded a second time on a server with the cache off (`… (uncached)`), where each request
+runs its SQL. Written to benchmarks/results/read_api.json.
 """
 
 from __future__ import annotations
@@ -183,6 +185,13 @@ async def _load(
     }
 
 
+def load(base: str, path: str, key: str, seconds: int, connections: int) -> dict[str, object]:
+    asyncio.run(_load(base, path, key, 50, connections))  # warm up
+    if shutil.which("wrk"):
+        return wrk(base + path, key, connections, seconds)
+    return asyncio.run(_load(base, path, key, 200 * seconds, connections))
+
+
 def measure(
     home: str,
     env: dict[str, str],
@@ -201,22 +210,26 @@ def measure(
     endpoints = dict(ENDPOINTS)
     for name, (metric, timeframe) in METRIC_READS.items():
         endpoints[name] = f"/v1/metrics/{metric_ids[metric]}/value?customerId=user_1{timeframe}"
-    server, base = subprocess_server.start(env, workers=workers)
     rows = []
-    try:
-        for name, path in endpoints.items():
-            asyncio.run(_load(base, path, key, 50, connections))  # warm up
-            if shutil.which("wrk"):
-                result = wrk(base + path, key, connections, seconds)
-            else:
-                result = asyncio.run(_load(base, path, key, 200 * seconds, connections))
-            rows.append({"endpoint": name, **result})
-        raw = raw_per_request(home, base, key, raw_repeats)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    # the cost endpoints again on a server without its answer cache: every request runs its SQL
+    uncached = {f"{name} (uncached)": ENDPOINTS[name] for name in RAW_ANSWERS}
+    for server_env, paths in (
+        (env, endpoints),
+        ({**env, "TALLYHOUSE_ANSWERS_CACHED": "0"}, uncached),
+    ):
+        server, base = subprocess_server.start(server_env, workers=workers)
+        try:
+            rows += [
+                {"endpoint": name, **load(base, path, key, seconds, connections)}
+                for name, path in paths.items()
+            ]
+            if paths is endpoints:
+                raw = raw_per_request(home, base, key, raw_repeats)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
     for row in rows:
-        figures = raw.get(row["endpoint"])
+        figures = raw.get(row["endpoint"].removesuffix(" (uncached)"))
         row["raw_ms"] = figures["raw_ms"] if figures else "-"
         row["raw_vs_api_p50"] = round(figures["raw_ms"] / row["p50_ms"]) if figures else "-"
         row["answers_equal"] = figures["answers_equal"] if figures else "-"

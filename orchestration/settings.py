@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     max_range_days: int = Field(
         default=400, description="Longest start_date..end_date range a read endpoint accepts."
     )
+    answers_cached: int = Field(
+        default=2048,
+        ge=0,
+        description="Cost answers each API process keeps per serving snapshot (a snapshot never "
+        "changes, so a repeated question is answered from memory); 0 turns the cache off.",
+    )
     engine: Literal["duckdb", "spark"] = Field(
         default="duckdb",
         description="Where dbt builds the marts: embedded DuckDB, or Apache Spark (the `spark` "

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Query
 
 from api.cost_data import service
 from api.cost_data.schemas import CostSummary, CostTrend, ModelBreakdown, ProviderBreakdown
-from api.deps import AppSettings, CostsReader, Now, Snapshot
+from api.deps import Answers, AppSettings, CostsReader, Now
 from api.errors import ValidationFailed, error_responses
 from api.periods import DEFAULT_TIME_WINDOW, GRANULARITIES, TIME_WINDOWS, date_range
 from api.periods import time_window as window_named
@@ -34,9 +34,9 @@ EndDate = Annotated[
     responses=ERRORS,
     summary="Cost of a period against the period before",
 )
-def cost_summary(
+async def cost_summary(
     key: CostsReader,
-    con: Snapshot,
+    snapshot: Answers,
     now: Now,
     time_window: Annotated[
         str,
@@ -47,7 +47,9 @@ def cost_summary(
         ),
     ] = DEFAULT_TIME_WINDOW,
 ) -> CostSummary:
-    return service.summary(con, key.organization_id, window_named(time_window, now))
+    window = window_named(time_window, now)
+    org = key.organization_id
+    return await snapshot.answer(("summary", org, window), service.summary, org, window)
 
 
 @router.get(
@@ -56,16 +58,17 @@ def cost_summary(
     responses=ERRORS,
     summary="Cost per model over a date range",
 )
-def cost_by_model(
+async def cost_by_model(
     key: CostsReader,
-    con: Snapshot,
+    snapshot: Answers,
     now: Now,
     settings: AppSettings,
     start_date: StartDate = None,
     end_date: EndDate = None,
 ) -> ModelBreakdown:
     dates = date_range(start_date, end_date, now, settings.max_range_days)
-    return service.by_model(con, key.organization_id, dates)
+    org = key.organization_id
+    return await snapshot.answer(("by-model", org, dates), service.by_model, org, dates)
 
 
 @router.get(
@@ -74,16 +77,17 @@ def cost_by_model(
     responses=ERRORS,
     summary="Cost per provider over a date range",
 )
-def cost_by_provider(
+async def cost_by_provider(
     key: CostsReader,
-    con: Snapshot,
+    snapshot: Answers,
     now: Now,
     settings: AppSettings,
     start_date: StartDate = None,
     end_date: EndDate = None,
 ) -> ProviderBreakdown:
     dates = date_range(start_date, end_date, now, settings.max_range_days)
-    return service.by_provider(con, key.organization_id, dates)
+    org = key.organization_id
+    return await snapshot.answer(("by-provider", org, dates), service.by_provider, org, dates)
 
 
 @router.get(
@@ -92,9 +96,9 @@ def cost_by_provider(
     responses=ERRORS,
     summary="Cost time series with every bucket present",
 )
-def cost_trend(
+async def cost_trend(
     key: CostsReader,
-    con: Snapshot,
+    snapshot: Answers,
     now: Now,
     settings: AppSettings,
     start_date: StartDate = None,
@@ -106,4 +110,7 @@ def cost_trend(
             f"Invalid granularity: {granularity}. Valid options: {', '.join(GRANULARITIES)}"
         )
     dates = date_range(start_date, end_date, now, settings.max_range_days)
-    return service.trend(con, key.organization_id, dates, granularity)
+    org = key.organization_id
+    return await snapshot.answer(
+        ("trend", org, dates, granularity), service.trend, org, dates, granularity
+    )

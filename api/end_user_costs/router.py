@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from api.cost_data.router import EndDate, StartDate
-from api.deps import AppSettings, CostsReader, Now, Snapshot
+from api.deps import Answers, AppSettings, CostsReader, Now
 from api.end_user_costs import service
 from api.end_user_costs.schemas import EndUserModelBreakdown, EndUserSummary
 from api.errors import error_responses
@@ -27,17 +27,20 @@ ExternalId = Annotated[
     responses=ERRORS,
     summary="One end user's cost over a date range against the days before",
 )
-def end_user_summary(
+async def end_user_summary(
     externalId: ExternalId,
     key: CostsReader,
-    con: Snapshot,
+    snapshot: Answers,
     now: Now,  # noqa: N803
     settings: AppSettings,
     start_date: StartDate = None,
     end_date: EndDate = None,
 ) -> EndUserSummary:
     dates = date_range(start_date, end_date, now, settings.max_range_days)
-    return service.summary(con, key.organization_id, externalId, dates)
+    org = key.organization_id
+    return await snapshot.answer(
+        ("end-user summary", org, externalId, dates), service.summary, org, externalId, dates
+    )
 
 
 @router.get(
@@ -46,14 +49,17 @@ def end_user_summary(
     responses=ERRORS,
     summary="One end user's cost per model over a date range",
 )
-def end_user_by_model(
+async def end_user_by_model(
     externalId: ExternalId,
     key: CostsReader,
-    con: Snapshot,
+    snapshot: Answers,
     now: Now,  # noqa: N803
     settings: AppSettings,
     start_date: StartDate = None,
     end_date: EndDate = None,
 ) -> EndUserModelBreakdown:
     dates = date_range(start_date, end_date, now, settings.max_range_days)
-    return service.by_model(con, key.organization_id, externalId, dates)
+    org = key.organization_id
+    return await snapshot.answer(
+        ("end-user by_model", org, externalId, dates), service.by_model, org, externalId, dates
+    )

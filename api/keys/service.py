@@ -113,12 +113,17 @@ class KeyCache:
         self.ttl = ttl
         self._keys: dict[str, tuple[float, ApiKey]] = {}
 
-    def get(self, plaintext: str) -> ApiKey | None:
-        digest = _hash(plaintext)
-        now = time.monotonic()
-        cached = self._keys.get(digest)
-        if cached is not None and now - cached[0] < self.ttl:
+    def remembered(self, plaintext: str) -> ApiKey | None:
+        """The key if it was looked up less than `ttl` ago (memory only, no store)."""
+        cached = self._keys.get(_hash(plaintext))
+        if cached is not None and time.monotonic() - cached[0] < self.ttl:
             return cached[1]
+        return None
+
+    def get(self, plaintext: str) -> ApiKey | None:
+        if (key := self.remembered(plaintext)) is not None:
+            return key
+        digest, now = _hash(plaintext), time.monotonic()
         key = authenticate(self.engine, plaintext)
         if key is None:
             self._keys.pop(digest, None)

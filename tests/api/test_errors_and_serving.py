@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 
@@ -9,7 +10,7 @@ import duckdb
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.snapshot import SnapshotReader
+from api.snapshot import MISSING, AnswerCache, SnapshotReader
 from tests.api.conftest import auth
 
 CORRELATION = re.compile(r"^[A-Z]+-[A-Z]+-[A-Za-z0-9]{6}$")
@@ -122,22 +123,62 @@ class TestOpenApi:
         assert client.get("/docs").status_code == 200
 
 
-class TestSnapshotSwitch:
-    def test_new_requests_see_a_new_snapshot_and_old_cursors_keep_theirs(self, tmp_path):
-        for version, rows in (("v1", 1), ("v2", 2)):
-            with duckdb.connect(str(tmp_path / f"{version}.duckdb")) as con:
-                con.execute("create table t as select range as x from range(?)", [rows])
-        current = tmp_path / "current.duckdb"
-        current.symlink_to("v1.duckdb")
-        reader = SnapshotReader(current)
-        reader.refresh()
-        old, _ = reader.cursor()
-        link = tmp_path / "next"
+def _reader_on_two_snapshots(folder, v1_rows: int, v2_rows: int):
+    """A reader on v1 (a table t of `v1_rows` numbers), and what publishing v2 does to it."""
+    for version, rows in (("v1", v1_rows), ("v2", v2_rows)):
+        with duckdb.connect(str(folder / f"{version}.duckdb")) as con:
+            con.execute("create table t as select range as x from range(?)", [rows])
+    current = folder / "current.duckdb"
+    current.symlink_to("v1.duckdb")
+    reader = SnapshotReader(current)
+    reader.refresh()
+
+    def publish_v2():
+        link = folder / "next"
         link.symlink_to("v2.duckdb")
         os.replace(link, current)
         reader.refresh()
+
+    return reader, publish_v2
+
+
+class TestSnapshotSwitch:
+    def test_new_requests_see_a_new_snapshot_and_old_cursors_keep_theirs(self, tmp_path):
+        reader, publish_v2 = _reader_on_two_snapshots(tmp_path, 1, 2)
+        old, _ = reader.cursor()
+        publish_v2()
         new, version = reader.cursor()
         assert old.execute("select count(*) from t").fetchone() == (1,)
         assert new.execute("select count(*) from t").fetchone() == (2,)
         assert reader.version == version == "v2"
         reader.stop()
+
+    def test_answers_are_reused_within_a_snapshot_and_never_across(self, tmp_path):
+        reader, publish_v2 = _reader_on_two_snapshots(tmp_path, 3, 5)
+        queried = []
+
+        def count_above(cursor, floor):
+            queried.append(floor)
+            return cursor.execute("select count(*) from t where x > ?", [floor]).fetchall()[0][0]
+
+        def ask(floor):
+            return asyncio.run(reader.view().answer(("above", floor), count_above, floor))
+
+        assert [ask(0), ask(0), ask(1), ask(0)] == [2, 2, 1, 2]
+        assert queried == [0, 1]  # the repeated question was answered from memory
+        publish_v2()
+        assert [ask(0), ask(0)] == [4, 4]
+        assert queried == [0, 1, 0]
+        reader.stop()
+
+    def test_answer_cache_keeps_the_most_recently_used(self):
+        cache = AnswerCache(2)
+        cache.put("a", 1)
+        cache.put("b", 2)
+        assert cache.get("a") == 1  # now b is the least recently used
+        cache.put("c", 3)
+        assert [cache.get(k) for k in ("a", "c")] == [1, 3]
+        assert cache.get("b") is MISSING
+        off = AnswerCache(0)
+        off.put("a", 1)
+        assert off.get("a") is MISSING
