@@ -28,3 +28,38 @@
         1 = 1
     {%- endif -%}
 {%- endmacro %}
+
+{#- Rollups of the event facts (daily, hourly) are incremental on DuckDB: each build recomputes
+    only the days or hours that new events fall in, from all the facts of those days or
+    hours, and replaces them (`delete+insert` keyed by the day or hour: every row of a
+    touched day goes, the recomputed ones come in). Each rollup row keeps the newest ingest
+    run among its events (`last_ingest_run_id`), the watermark of what it has seen. On Spark
+    they are rebuilt whole (Spark's equivalent is `insert_overwrite` of day partitions, which
+    moves the partition column to the end of the table: docs/scale-out.md). -#}
+{% macro rollup_materialization() -%}
+    {{ return(adapter.dispatch('rollup_materialization', 'tallyhouse')()) }}
+{%- endmacro %}
+
+{% macro default__rollup_materialization() -%}
+    {{ return('incremental') }}
+{%- endmacro %}
+
+{% macro spark__rollup_materialization() -%}
+    {{ return('table') }}
+{%- endmacro %}
+
+{#- On an incremental run, only rows whose `key` (a day or hour expression) is one that rows of
+    `source` from ingest runs newer than this rollup's watermark have (`run_column`: the
+    source's ingest run, or its own watermark when the source is a rollup). -#}
+{% macro only_touched(key, source, run_column='ingest_run_id') -%}
+    {%- if is_incremental() -%}
+        {{ key }} in (
+            select distinct {{ key }} from {{ source }}
+            where {{ run_column }} > (
+                select coalesce(max(built.last_ingest_run_id), -1) from {{ this }} as built
+            )
+        )
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}

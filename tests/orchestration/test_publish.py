@@ -67,3 +67,92 @@ def test_published_tables_are_in_their_readers_order(tmp_path):
         rows = snapshot.execute("select organization_id, event_at from fct_usage_costs").fetchall()
     assert rows == sorted(rows)
     assert rows[0][0] == "a" and rows[-1][0] == "b"
+
+
+def _events(con, run: int, first: int, count: int) -> None:
+    """`count` events of ingest run `run`, ids from `first`, alternating organizations."""
+    con.execute(
+        "insert into marts.fct_usage_costs select range, 1.5, ['b', 'a'][range % 2 + 1], "
+        "timestamp '2026-11-24' - to_seconds(range), ? from range(?, ?)",
+        [run, first, first + count],
+    )
+
+
+def _fact_warehouse(path) -> duckdb.DuckDBPyConnection:
+    con = _warehouse(path, 0)
+    con.execute(
+        "create or replace table marts.fct_usage_costs (event_id bigint, "
+        "cost_usd decimal(38,18), organization_id varchar, event_at timestamp, "
+        "ingest_run_id bigint)"
+    )
+    con.execute("create or replace table marts.dim_models as select 1 as day")
+    return con
+
+
+def _published(current) -> tuple[list, dict]:
+    with duckdb.connect(str(current), read_only=True) as snapshot:
+        rows = snapshot.execute("select * from fct_usage_costs").fetchall()
+        tables = dict(
+            snapshot.execute("select table_name, sorted_rows from snapshot_tables").fetchall()
+        )
+    return rows, tables
+
+
+class TestPublishCostsWhatChanged:
+    now = datetime(2026, 11, 24, 12, tzinfo=UTC)
+
+    def test_new_runs_events_are_appended_to_a_copy_and_the_rest_replaced(self, tmp_path):
+        serving, current = tmp_path / "serving", tmp_path / "serving" / "current.duckdb"
+        with _fact_warehouse(tmp_path / "wh.duckdb") as con:
+            _events(con, 1, 0, 100)
+            first = publish(con, serving, current, now=self.now, keep=5)
+            _events(con, 2, 100, 20)
+            con.execute("create or replace table marts.dim_models as select 2 as day")
+            second = publish(con, serving, current, now=self.now, keep=5)
+            expected = con.execute("select * from marts.fct_usage_costs").fetchall()
+        assert first.appended == {} and second.appended == {"fct_usage_costs": 20}
+        rows, tables = _published(current)
+        assert sorted(rows) == sorted(expected) and len(rows) == 120
+        # the first 100 as one sorted run, then run 2's 20 sorted among themselves
+        keys = [(org, at) for _, _, org, at, _ in rows]
+        assert keys[:100] == sorted(keys[:100]) and keys[100:] == sorted(keys[100:])
+        assert {row[4] for row in rows[100:]} == {2}
+        assert tables["fct_usage_costs"] == 100
+        with duckdb.connect(str(current), read_only=True) as snapshot:
+            assert snapshot.execute("select day from dim_models").fetchall() == [(2,)]
+            assert snapshot.execute("select events from snapshot_info").fetchone() == (120,)
+        # the snapshot it was copied from is untouched
+        with duckdb.connect(str(first.path), read_only=True) as old:
+            assert old.execute("select count(*) from fct_usage_costs").fetchone() == (100,)
+
+    def test_a_fact_is_rewritten_sorted_when_appending_would_be_wrong_or_too_much(self, tmp_path):
+        serving, current = tmp_path / "serving", tmp_path / "serving" / "current.duckdb"
+        with _fact_warehouse(tmp_path / "wh.duckdb") as con:
+            _events(con, 1, 0, 100)
+            publish(con, serving, current, now=self.now, keep=5)
+            # a served row the warehouse no longer has (a full refresh dropped it): rewrite
+            con.execute("delete from marts.fct_usage_costs where event_id = 7")
+            _events(con, 2, 100, 10)
+            changed = publish(con, serving, current, now=self.now, keep=5)
+            assert changed.appended == {}
+            assert _published(current)[1]["fct_usage_costs"] == 109
+            # 40 more rows on 109 sorted ones: over a quarter of the 149 appended since the sort
+            _events(con, 3, 200, 40)
+            grown = publish(con, serving, current, now=self.now, keep=5)
+            _events(con, 4, 300, 5)
+            forced = publish(con, serving, current, now=self.now, keep=5, rewrite_all=True)
+            expected = con.execute("select * from marts.fct_usage_costs").fetchall()
+        assert grown.appended == {} and forced.appended == {}
+        rows, tables = _published(current)
+        assert rows == sorted(expected, key=lambda row: (row[2], row[3]))
+        assert tables["fct_usage_costs"] == len(rows) == 154
+
+    def test_a_table_the_warehouse_no_longer_has_is_not_published(self, tmp_path):
+        serving, current = tmp_path / "serving", tmp_path / "serving" / "current.duckdb"
+        with _fact_warehouse(tmp_path / "wh.duckdb") as con:
+            publish(con, serving, current, now=self.now, keep=5)
+            con.execute("drop table marts.dim_models")
+            publish(con, serving, current, now=self.now, keep=5)
+        with duckdb.connect(str(current), read_only=True) as snapshot:
+            names = {name for (name,) in snapshot.execute("show tables").fetchall()}
+        assert "dim_models" not in names and "fct_usage_costs" in names

@@ -1,5 +1,13 @@
+{{ config(
+    materialized=rollup_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key='cost_date',
+    on_schema_change='fail'
+) }}
+
 with usage_costs as (
     select * from {{ ref('fct_usage_costs') }}
+    where {{ only_touched('event_date', ref('fct_usage_costs')) }}
 ),
 
 final as (
@@ -17,7 +25,8 @@ final as (
             as unpriced_event_count,
         cast(sum(case when pricing_status = 'caller_cost' then 1 else 0 end) as bigint)
             as caller_cost_event_count,
-        cast(sum(cost_usd) as decimal(38, 18)) as cost_usd
+        cast(sum(cost_usd) as decimal(38, 18)) as cost_usd,
+        max(ingest_run_id) as last_ingest_run_id
     from usage_costs
     group by event_date, organization_id, model, provider, feature, end_user_id
 )

@@ -1,5 +1,13 @@
+{{ config(
+    materialized=rollup_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key='usage_hour',
+    on_schema_change='fail'
+) }}
+
 with usage_costs as (
     select * from {{ ref('fct_usage_costs') }}
+    where {{ only_touched(dbt.date_trunc('hour', 'event_at'), ref('fct_usage_costs')) }}
 ),
 
 final as (
@@ -15,7 +23,8 @@ final as (
         cast(sum(quantity) as decimal(38, 6)) as quantity_sum,
         cast(min(quantity) as decimal(18, 6)) as quantity_min,
         cast(max(quantity) as decimal(18, 6)) as quantity_max,
-        cast(sum(cost_usd) as decimal(38, 18)) as cost_usd
+        cast(sum(cost_usd) as decimal(38, 18)) as cost_usd,
+        max(ingest_run_id) as last_ingest_run_id
     from usage_costs
     group by {{ dbt.date_trunc('hour', 'event_at') }}, organization_id, end_user_id, event_type, metric_name
 )

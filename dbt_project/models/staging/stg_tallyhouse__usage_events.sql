@@ -1,15 +1,10 @@
+-- One row per accepted event, typed. No deduplication here: the ingest admits a key only
+-- once per organization, ever (an anti-join against raw.usage_events in the same
+-- transaction), and the source's unique test on event_id (derived from the pair) fails a
+-- build that finds one twice. So a filter on ingest_run_id reaches the raw scan and an
+-- incremental model reads only the new events.
 with source as (
     select * from {{ source('tallyhouse', 'usage_events') }}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by organization_id, idempotency_key
-            order by ingest_run_id, source_file, source_line
-        ) as key_rank
-    from source
 ),
 
 final as (
@@ -35,9 +30,7 @@ final as (
         cache_write_tokens,
         reasoning_tokens,
         metadata
-    from ranked
-    -- one event per (organization, idempotency key), forever: the first accepted wins
-    where key_rank = 1
+    from source
 )
 
 select * from final

@@ -33,13 +33,19 @@ def serving_snapshot(context: dg.AssetExecutionContext, tallyhouse: TallyhouseRe
             now=now,
             keep=settings.snapshots_kept,
             input_fingerprint=input_fingerprint(warehouse, settings, now),
+            rewrite_all=settings.full_refresh,
         )
-    context.log.info(f"published snapshot {snapshot.version} at {settings.current_snapshot}")
+    reused = ", ".join(f"{name} +{rows:,} rows" for name, rows in snapshot.appended.items())
+    context.log.info(
+        f"published snapshot {snapshot.version} at {settings.current_snapshot}"
+        + (f" (from the previous one: {reused}; other tables replaced)" if reused else "")
+    )
     return dg.MaterializeResult(
         metadata={
             "version": snapshot.version,
             "path": str(snapshot.path),
             "current": str(settings.current_snapshot),
             **{f"rows.{name}": count for name, count in snapshot.tables.items()},
+            **{f"appended.{name}": rows for name, rows in snapshot.appended.items()},
         }
     )
