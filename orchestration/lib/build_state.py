@@ -6,7 +6,8 @@ seeds, the engine, the build's UTC date (calendar days and "as of" prices move w
 the raw layer — the row count of each table the ingest only appends to, and a hash of every
 row of the small tables it rewrites (metric definitions, the inbox watermark), leaving out
 columns that change with every build (when the definitions were exported). The ingest's
-own ledger (``raw.ingest_runs``, one row per run even when nothing was found) is left out.
+own ledger (``raw.ingest_runs``, one row per run even when nothing was found) and the log of
+tested builds (``raw.tested_builds``) are left out.
 Each snapshot records the digest it was built from (``snapshot_info.input_fingerprint``).
 """
 
@@ -21,7 +22,7 @@ import duckdb
 from orchestration.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
 
 APPEND_ONLY_RAW_TABLES = frozenset({"usage_events", "rejected_events", "landing_files"})
-LEDGER_RAW_TABLES = frozenset({"ingest_runs"})
+LEDGER_RAW_TABLES = frozenset({"ingest_runs", "tested_builds"})
 # columns that change with every build without changing what dbt builds
 VOLATILE_COLUMNS = frozenset({"exported_at"})
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros")
@@ -35,14 +36,20 @@ def _project_files() -> list[Path]:
     return files + sorted(SEEDS_DIR.glob("*.csv"))
 
 
+def project_fingerprint(settings: Settings) -> str:
+    """A digest of what turns raw rows into marts: the engine and the dbt project's files."""
+    digest = hashlib.sha256(f"engine={settings.engine}\n".encode())
+    for path in _project_files():
+        digest.update(f"{path.relative_to(DBT_PROJECT_DIR.parent)}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def input_fingerprint(
     warehouse: duckdb.DuckDBPyConnection, settings: Settings, now: datetime
 ) -> str:
     digest = hashlib.sha256()
-    digest.update(f"engine={settings.engine};date={now:%Y-%m-%d}\n".encode())
-    for path in _project_files():
-        digest.update(f"{path.relative_to(DBT_PROJECT_DIR.parent)}\n".encode())
-        digest.update(path.read_bytes())
+    digest.update(f"project={project_fingerprint(settings)};date={now:%Y-%m-%d}\n".encode())
     tables = warehouse.execute(
         "select table_name from information_schema.tables "
         "where table_schema = 'raw' and table_type = 'BASE TABLE' order by 1"
@@ -70,8 +77,9 @@ def input_fingerprint(
     return digest.hexdigest()
 
 
-def published_fingerprint(current: Path) -> str | None:
-    """The digest the current serving snapshot was built from (None: none, or an older one)."""
+def published_info(current: Path, column: str) -> str | None:
+    """A column of the current serving snapshot's snapshot_info (None: no snapshot, or one
+    from before that column was recorded)."""
     if not current.exists():
         return None
     try:
@@ -83,8 +91,23 @@ def published_fingerprint(current: Path) -> str | None:
                     "where table_name = 'snapshot_info'"
                 ).fetchall()
             }
-            if "input_fingerprint" not in columns:
+            if column not in columns:
                 return None
-            return snapshot.execute("select input_fingerprint from snapshot_info").fetchall()[0][0]
+            # the column name is one of ours, checked against the catalog above
+            return snapshot.execute(f'select "{column}" from snapshot_info').fetchall()[0][0]
     except duckdb.Error:
         return None
+
+
+def published_fingerprint(current: Path) -> str | None:
+    """The digest the current serving snapshot was built from (None: none, or an older one)."""
+    return published_info(current, "input_fingerprint")
+
+
+def record_tested_build(warehouse: duckdb.DuckDBPyConnection, now: datetime) -> None:
+    """After a dbt build whose tests all passed: every event ingested so far was tested."""
+    warehouse.execute(
+        "insert into raw.tested_builds "
+        "select coalesce(max(ingest_run_id), -1), ? from raw.usage_events",
+        [now.replace(tzinfo=None)],
+    )

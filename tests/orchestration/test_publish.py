@@ -93,7 +93,7 @@ def _published(current) -> tuple[list, dict]:
     with duckdb.connect(str(current), read_only=True) as snapshot:
         rows = snapshot.execute("select * from fct_usage_costs").fetchall()
         tables = dict(
-            snapshot.execute("select table_name, sorted_rows from snapshot_tables").fetchall()
+            snapshot.execute("select table_name, appended_rows from snapshot_tables").fetchall()
         )
     return rows, tables
 
@@ -110,14 +110,14 @@ class TestPublishCostsWhatChanged:
             con.execute("create or replace table marts.dim_models as select 2 as day")
             second = publish(con, serving, current, now=self.now, keep=5)
             expected = con.execute("select * from marts.fct_usage_costs").fetchall()
-        assert first.appended == {} and second.appended == {"fct_usage_costs": 20}
+        assert first.changed == {} and second.changed == {"fct_usage_costs": 20}
         rows, tables = _published(current)
         assert sorted(rows) == sorted(expected) and len(rows) == 120
         # the first 100 as one sorted run, then run 2's 20 sorted among themselves
         keys = [(org, at) for _, _, org, at, _ in rows]
         assert keys[:100] == sorted(keys[:100]) and keys[100:] == sorted(keys[100:])
         assert {row[4] for row in rows[100:]} == {2}
-        assert tables["fct_usage_costs"] == 100
+        assert tables["fct_usage_costs"] == 20  # written since the last full sort
         with duckdb.connect(str(current), read_only=True) as snapshot:
             assert snapshot.execute("select day from dim_models").fetchall() == [(2,)]
             assert snapshot.execute("select events from snapshot_info").fetchone() == (120,)
@@ -134,18 +134,18 @@ class TestPublishCostsWhatChanged:
             con.execute("delete from marts.fct_usage_costs where event_id = 7")
             _events(con, 2, 100, 10)
             changed = publish(con, serving, current, now=self.now, keep=5)
-            assert changed.appended == {}
-            assert _published(current)[1]["fct_usage_costs"] == 109
+            assert changed.changed == {}
+            assert _published(current)[1]["fct_usage_costs"] == 0
             # 40 more rows on 109 sorted ones: over a quarter of the 149 appended since the sort
             _events(con, 3, 200, 40)
             grown = publish(con, serving, current, now=self.now, keep=5)
             _events(con, 4, 300, 5)
             forced = publish(con, serving, current, now=self.now, keep=5, rewrite_all=True)
             expected = con.execute("select * from marts.fct_usage_costs").fetchall()
-        assert grown.appended == {} and forced.appended == {}
+        assert grown.changed == {} and forced.changed == {}
         rows, tables = _published(current)
         assert rows == sorted(expected, key=lambda row: (row[2], row[3]))
-        assert tables["fct_usage_costs"] == len(rows) == 154
+        assert tables["fct_usage_costs"] == 0 and len(rows) == 154
 
     def test_a_table_the_warehouse_no_longer_has_is_not_published(self, tmp_path):
         serving, current = tmp_path / "serving", tmp_path / "serving" / "current.duckdb"
@@ -156,3 +156,26 @@ class TestPublishCostsWhatChanged:
         with duckdb.connect(str(current), read_only=True) as snapshot:
             names = {name for (name,) in snapshot.execute("show tables").fetchall()}
         assert "dim_models" not in names and "fct_usage_costs" in names
+
+    def test_a_rollup_gets_the_rows_newer_runs_changed(self, tmp_path):
+        serving, current = tmp_path / "serving", tmp_path / "serving" / "current.duckdb"
+        rollup = "marts.fct_org_hourly_costs"
+        with _fact_warehouse(tmp_path / "wh.duckdb") as con:
+            con.execute(
+                f"create table {rollup} as select 'k' || range as org_hourly_cost_id, "
+                "'a' as organization_id, timestamp '2026-11-24' + to_hours(range) as usage_hour, "
+                "1::bigint as event_count, 1 as last_ingest_run_id from range(20)"
+            )
+            publish(con, serving, current, now=self.now, keep=5, project_fingerprint="p1")
+            # run 2 adds an event to hour k2 and one in a new hour
+            con.execute(f"update {rollup} set event_count = 2, last_ingest_run_id = 2 where org_hourly_cost_id = 'k2'")  # fmt: skip
+            con.execute(f"insert into {rollup} values ('k-new', 'a', timestamp '2026-11-25', 1, 2)")
+            second = publish(con, serving, current, now=self.now, keep=5, project_fingerprint="p1")
+            expected = sorted(con.execute(f"from {rollup}").fetchall())
+            other_models = publish(
+                con, serving, current, now=self.now, keep=5, project_fingerprint="p2"
+            )
+        assert second.changed == {"fct_org_hourly_costs": 2, "fct_usage_costs": 0}
+        assert other_models.changed == {}  # another dbt project: every table rewritten
+        with duckdb.connect(str(second.path), read_only=True) as snapshot:
+            assert sorted(snapshot.execute("from fct_org_hourly_costs").fetchall()) == expected

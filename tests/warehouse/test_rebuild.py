@@ -6,9 +6,12 @@ import json
 from decimal import Decimal
 
 import duckdb
+from dbt.cli.main import dbtRunner
 
 from orchestration.build import run_build
+from orchestration.defs.resources import dbt_vars
 from orchestration.lib.generator import generate_events
+from orchestration.settings import DBT_PROJECT_DIR
 
 MART_QUERIES = {
     "fct_usage_costs": "select event_id, cost_usd, pricing_status from fct_usage_costs",
@@ -155,3 +158,40 @@ def test_an_incremental_build_equals_a_full_refresh(home_copy, tmp_path, monkeyp
     full = run_build(home_copy)
     assert full.success and full.events_ingested == 0
     assert _all_marts(home_copy.current_snapshot) == after_incremental
+
+
+def _unique_event_test(settings, target_path) -> str:
+    """Status of dbt's unique test on fct_usage_costs.event_id, run by dbt on this warehouse."""
+    result = dbtRunner().invoke(
+        [
+            "test", "--select", "unique_fct_usage_costs_event_id", "--target", "duckdb",
+            "--vars", json.dumps(dbt_vars(settings, settings.clock())),
+            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target-path", str(target_path), "--log-path", str(target_path), "--quiet",
+        ]
+    )  # fmt: skip
+    return {str(outcome.node.name): str(outcome.status) for outcome in result.result}[
+        "unique_fct_usage_costs_event_id"
+    ]
+
+
+def test_event_tests_read_only_rows_newer_than_the_last_tested_build(home_copy, tmp_path):
+    with duckdb.connect(str(home_copy.warehouse_path)) as warehouse:
+        (newest,) = warehouse.execute("select max(ingest_run_id) from raw.ingest_runs").fetchone()
+        # the fixture's build passed its tests and recorded it
+        assert warehouse.execute(
+            "select max(tested_through_ingest_run) from raw.tested_builds"
+        ).fetchone() == (newest,)
+        # an event twice, as if that tested run had landed it twice
+        warehouse.execute(
+            "insert into marts.fct_usage_costs select * from marts.fct_usage_costs "
+            "where ingest_run_id = ? limit 1",
+            [newest],
+        )
+    assert _unique_event_test(home_copy, tmp_path / "a") == "pass"  # tested rows: not re-read
+    with duckdb.connect(str(home_copy.warehouse_path)) as warehouse:
+        warehouse.execute("delete from raw.tested_builds")
+    assert _unique_event_test(home_copy, tmp_path / "b") == "fail"  # nothing tested yet: all
+    with duckdb.connect(str(home_copy.warehouse_path)) as warehouse:
+        warehouse.execute("insert into raw.tested_builds values (?, now())", [newest - 1])
+    assert _unique_event_test(home_copy, tmp_path / "c") == "fail"  # the newer run's rows

@@ -3,7 +3,7 @@ import dagster as dg
 from orchestration.defs.publish.snapshot import publish
 from orchestration.defs.resources import TallyhouseResource
 from orchestration.defs.transform.assets import tallyhouse_dbt_models
-from orchestration.lib.build_state import input_fingerprint
+from orchestration.lib.build_state import input_fingerprint, project_fingerprint
 from orchestration.lib.lake import load_marts
 
 # every mart the dbt project builds (its facts and dimensions) goes into the snapshot
@@ -33,12 +33,17 @@ def serving_snapshot(context: dg.AssetExecutionContext, tallyhouse: TallyhouseRe
             now=now,
             keep=settings.snapshots_kept,
             input_fingerprint=input_fingerprint(warehouse, settings, now),
+            project_fingerprint=project_fingerprint(settings),
             rewrite_all=settings.full_refresh,
         )
-    reused = ", ".join(f"{name} +{rows:,} rows" for name, rows in snapshot.appended.items())
+    reused = ", ".join(f"{name} {rows:,} rows" for name, rows in snapshot.changed.items())
     context.log.info(
         f"published snapshot {snapshot.version} at {settings.current_snapshot}"
-        + (f" (from the previous one: {reused}; other tables replaced)" if reused else "")
+        + (
+            f" (the previous one, with rows written: {reused}; other tables replaced)"
+            if reused
+            else ""
+        )
     )
     return dg.MaterializeResult(
         metadata={
@@ -46,6 +51,6 @@ def serving_snapshot(context: dg.AssetExecutionContext, tallyhouse: TallyhouseRe
             "path": str(snapshot.path),
             "current": str(settings.current_snapshot),
             **{f"rows.{name}": count for name, count in snapshot.tables.items()},
-            **{f"appended.{name}": rows for name, rows in snapshot.appended.items()},
+            **{f"written.{name}": rows for name, rows in snapshot.changed.items()},
         }
     )

@@ -7,10 +7,11 @@ readers see the new one; nobody ever sees half a build.
 
 A publish costs what changed, not the history (docs/operations.md#snapshots): the new file
 starts as a copy of the served one; the event facts, which only ever gain rows of newer
-ingest runs, get just those rows appended (sorted among themselves), and every other table
-is replaced. A fact is rewritten whole, sorted, when its columns changed, when the served
-rows are not exactly the warehouse's rows of the runs it had, when the build was a full
-refresh, or when the rows appended since its last sort pass a quarter of the table.
+ingest runs, get just those rows appended (sorted among themselves); the daily and hourly
+rollups get the rows that newer runs changed; every other table is replaced. A table is
+rewritten whole and sorted when its columns changed, when the served rows are not exactly
+the warehouse's, when the rows written since its last sort pass a quarter of it, on a full
+refresh, and when the snapshot was built by another version of the dbt project.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.lib.build_state import published_info
 from orchestration.lib.sql import load_sql
 
 SQL_DIR = Path(__file__).parent
@@ -55,7 +57,7 @@ class PublishedSnapshot:
     version: str
     path: Path
     tables: dict[str, int]
-    appended: dict[str, int]  # the append-only facts that were extended, and by how many rows
+    changed: dict[str, int]  # tables brought up to date in place, and how many rows were written
 
 
 def _version(now: datetime, serving_dir: Path) -> str:
@@ -74,6 +76,7 @@ def publish(
     now: datetime,
     keep: int,
     input_fingerprint: str | None = None,
+    project_fingerprint: str | None = None,
     rewrite_all: bool = False,
 ) -> PublishedSnapshot:
     snapshots = serving_dir / "snapshots"
@@ -94,6 +97,10 @@ def publish(
         ).fetchall()
     ] + [("raw", name) for name in PUBLISHED_RAW_TABLES]
     previous = None if rewrite_all else current_snapshot_path(current)
+    if previous is not None and published_info(current, "project_fingerprint") != (
+        project_fingerprint
+    ):
+        previous = None  # built by other models: nothing of it is reused
     if previous is not None:
         shutil.copyfile(previous, staging)
         attach = "attach ? as snapshot"
@@ -102,9 +109,9 @@ def publish(
         attach = f"attach ? as snapshot (storage_version '{STORAGE_VERSION}')"
     warehouse.execute(attach, [str(staging)])
     counts: dict[str, int] = {}
-    appended: dict[str, int] = {}
+    changed: dict[str, int] = {}
     try:
-        sorted_rows = _sorted_rows(warehouse)
+        appended = _appended_rows(warehouse)
         published = {name for _, name in tables} | {"snapshot_info", "snapshot_tables"}
         for (name,) in warehouse.execute(
             "select table_name from information_schema.tables where table_catalog = 'snapshot'"
@@ -112,27 +119,28 @@ def publish(
             if name not in published:  # a mart the project no longer builds
                 warehouse.execute(f'drop table snapshot.main."{name}"')
         for schema, name in tables:
-            added = _append_new_rows(warehouse, schema, name, sorted_rows.get(name))
-            if added is None:
+            written = _write_changes(warehouse, schema, name, appended.get(name))
+            if written is None:
                 _replace(warehouse, schema, name)
-                sorted_rows.pop(name, None)
+                appended[name] = 0
             else:
-                appended[name] = added
+                changed[name] = written
+                appended[name] += written
             counts[name] = warehouse.execute(
                 f'select count(*) from snapshot.main."{name}"'
             ).fetchone()[0]
-        _record_tables(warehouse, counts, sorted_rows)
+        _record_tables(warehouse, counts, appended)
         warehouse.execute("drop table if exists snapshot.main.snapshot_info")
         warehouse.execute(
             load_sql(SQL_DIR, "snapshot_info"),
-            [version, now.replace(tzinfo=None), input_fingerprint],
+            [version, now.replace(tzinfo=None), input_fingerprint, project_fingerprint],
         )
     finally:
         warehouse.execute("detach snapshot")
     os.replace(staging, target)
     _point_current(current, target)
     _prune(snapshots, keep=keep, current=target)
-    return PublishedSnapshot(version=version, path=target, tables=counts, appended=appended)
+    return PublishedSnapshot(version=version, path=target, tables=counts, changed=changed)
 
 
 def _replace(warehouse: duckdb.DuckDBPyConnection, schema: str, name: str) -> None:
@@ -147,63 +155,82 @@ def _columns(warehouse: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[
     return [(row[0], row[1]) for row in warehouse.execute(f"describe {relation}").fetchall()]
 
 
-def _append_new_rows(
-    warehouse: duckdb.DuckDBPyConnection, schema: str, name: str, sorted_rows: int | None
+def _write_changes(
+    warehouse: duckdb.DuckDBPyConnection, schema: str, name: str, appended: int | None
 ) -> int | None:
-    """Append the rows of ingest runs newer than any in the copied snapshot's table and return
-    how many; None when the table must be rewritten instead."""
-    if name not in APPEND_ONLY or sorted_rows is None:
+    """Bring the copied table up to the warehouse's by writing only what newer ingest runs
+    changed, and return how many rows that was; None when it must be rewritten instead.
+
+    An event fact gains the rows of runs newer than its newest; a rollup's rows whose newest
+    run (`last_ingest_run_id`) is newer than its newest replace the rows with their key (the
+    first column) and join the others, which newer runs did not change."""
+    if appended is None:  # no copy, or a copy from before this was recorded
         return None
     source, copied = f'{schema}."{name}"', f'snapshot.main."{name}"'
     columns = _columns(warehouse, source)
-    if ("ingest_run_id", "BIGINT") not in columns or columns != _columns(warehouse, copied):
+    names = [column for column, _ in columns]
+    if columns != _columns(warehouse, copied):
         return None
-    copied_rows, newest_run = warehouse.execute(
-        f"select count(*), coalesce(max(ingest_run_id), -1) from {copied}"
-    ).fetchone()
-    same_rows, new_rows = warehouse.execute(
-        f"select count(*) filter (where ingest_run_id <= $1), "
-        f"count(*) filter (where ingest_run_id > $1) from {source}",
-        [newest_run],
-    ).fetchone()
-    if same_rows != copied_rows or copied_rows + new_rows - sorted_rows > RESORT_SHARE * (
-        copied_rows + new_rows
-    ):
+    if name in APPEND_ONLY and "ingest_run_id" in names:
+        run, key = "ingest_run_id", None
+    elif "last_ingest_run_id" in names and "event_count" in names:
+        run, key = "last_ingest_run_id", names[0]
+    else:
         return None
+    copied_rows, newest = warehouse.execute(
+        f"select count(*), coalesce(max({run}), -1) from {copied}"
+    ).fetchone()
+    total, new_rows = warehouse.execute(
+        f"select count(*), count(*) filter (where {run} > $1) from {source}", [newest]
+    ).fetchone()
+    if appended + new_rows > RESORT_SHARE * total:
+        return None  # re-sorted whole, so that row-group skipping stays effective
+    if key is None and total - new_rows != copied_rows:
+        return None  # the served rows are not the warehouse's rows of those runs
+    if key is not None:
+        warehouse.execute(
+            f'delete from {copied} where "{key}" in (select "{key}" from {source} where {run} > $1)',
+            [newest],
+        )
     order = f" order by {SORT_KEYS[name]}" if name in SORT_KEYS else ""
     warehouse.execute(
-        f"insert into {copied} select * from {source} where ingest_run_id > $1{order}",
-        [newest_run],
+        f"insert into {copied} select * from {source} where {run} > $1{order}", [newest]
     )
+    check = "select count(*), sum(event_count) from {}" if key else "select count(*) from {}"
+    if (
+        warehouse.execute(check.format(copied)).fetchall()
+        != warehouse.execute(check.format(source)).fetchall()
+    ):
+        return None
     return new_rows
 
 
-def _sorted_rows(warehouse: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Per table of the copied snapshot: how many of its rows are in one sorted run (the rest
-    were appended since). Empty for a new file."""
+def _appended_rows(warehouse: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Per table of the copied snapshot: rows written by later publishes since it was last
+    written whole and sorted. Empty for a new file."""
     exists = warehouse.execute(
-        "select count(*) from information_schema.tables "
-        "where table_catalog = 'snapshot' and table_name = 'snapshot_tables'"
+        "select count(*) from information_schema.columns where table_catalog = 'snapshot' "
+        "and table_name = 'snapshot_tables' and column_name = 'appended_rows'"
     ).fetchone()[0]
     if not exists:
         return {}
     return dict(
         warehouse.execute(
-            "select table_name, sorted_rows from snapshot.main.snapshot_tables"
+            "select table_name, appended_rows from snapshot.main.snapshot_tables"
         ).fetchall()
     )
 
 
 def _record_tables(
-    warehouse: duckdb.DuckDBPyConnection, counts: dict[str, int], sorted_rows: dict[str, int]
+    warehouse: duckdb.DuckDBPyConnection, counts: dict[str, int], appended: dict[str, int]
 ) -> None:
     warehouse.execute(
         "create or replace table snapshot.main.snapshot_tables "
-        "(table_name varchar, row_count bigint, sorted_rows bigint)"
+        "(table_name varchar, row_count bigint, appended_rows bigint)"
     )
     warehouse.executemany(
         "insert into snapshot.main.snapshot_tables values (?, ?, ?)",
-        [(name, rows, sorted_rows.get(name, rows)) for name, rows in counts.items()],
+        [(name, rows, appended[name]) for name, rows in counts.items()],
     )
 
 

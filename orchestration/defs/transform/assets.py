@@ -6,7 +6,11 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.defs.resources import TallyhouseResource, dbt_vars
-from orchestration.lib.build_state import input_fingerprint, published_fingerprint
+from orchestration.lib.build_state import (
+    input_fingerprint,
+    published_fingerprint,
+    record_tested_build,
+)
 from orchestration.lib.dbt_manifest import ensure_manifest
 from orchestration.lib.dbt_translator import TallyhouseDbtTranslator
 from orchestration.lib.lake import export_raw
@@ -46,7 +50,10 @@ def tallyhouse_dbt_models(
     if settings.full_refresh:
         command.append("--full-refresh")
     invocation = dbt.cli(command, context=context)
-    yield from invocation.stream()
+    yield from invocation.stream()  # raises when a model or a test failed
+    with tallyhouse.connect() as warehouse:
+        # the next builds' event-level tests read only newer rows (dbt_project/macros/tests.sql)
+        record_tested_build(warehouse, now)
     _prune_invocations(invocation.target_path, keep=INVOCATIONS_KEPT)
 
 

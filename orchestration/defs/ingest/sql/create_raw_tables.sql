@@ -58,6 +58,14 @@ create table if not exists raw.rejected_events (
     rejected_at timestamp not null
 );
 
+-- One row per dbt build whose data tests all passed: the events of ingest runs up to
+-- tested_through_ingest_run have been tested, so the tests of later builds read only the
+-- event-level rows of newer runs (dbt_project/macros/tests.sql).
+create table if not exists raw.tested_builds (
+    tested_through_ingest_run bigint not null,
+    tested_at timestamp not null
+);
+
 create table if not exists raw.ingest_runs (
     ingest_run_id bigint not null primary key,
     started_at timestamp not null,

@@ -1,10 +1,12 @@
 -- One row describing the snapshot: its version, when it was built, and what it holds.
--- $1 version, $2 built at (UTC), $3 digest of the build's inputs (orchestration/lib/build_state.py)
+-- $1 version, $2 built at (UTC), $3 digest of the build's inputs, $4 of the dbt project and
+-- engine alone (orchestration/lib/build_state.py)
 create table snapshot.main.snapshot_info as
 select
     $1::varchar as snapshot_version,
     $2::timestamp as built_at,
     $3::varchar as input_fingerprint,
+    $4::varchar as project_fingerprint,
     (select count(*) from snapshot.main.fct_usage_costs) as events,
     (select sum(cost_usd) from snapshot.main.fct_usage_costs) as cost_usd,
     (select count(*) from snapshot.main.rejected_events) as rejected_events;
