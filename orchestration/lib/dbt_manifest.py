@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -28,23 +29,29 @@ def _newest_source_mtime() -> float:
 
 
 def ensure_manifest() -> Path:
-    """Run `dbt parse` when the manifest is missing or older than the project's files."""
+    """Run `dbt parse` when the manifest is missing or older than the project's files (one
+    process at a time: parallel test workers or builds would otherwise write it together)."""
     manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
     if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime():
         return manifest
-    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-        ],
-        check=True,
-        env=env,
-        cwd=DBT_PROJECT_DIR,
-    )
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with open(manifest.parent / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime():
+            return manifest  # another process parsed it while this one waited
+        env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        subprocess.run(
+            [
+                str(Path(sys.executable).parent / "dbt"),
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
+            ],
+            check=True,
+            env=env,
+            cwd=DBT_PROJECT_DIR,
+        )
     return manifest

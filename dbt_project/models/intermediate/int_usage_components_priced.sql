@@ -21,6 +21,19 @@ prices as (
     select * from {{ ref('stg_genai_prices__model_prices') }}
 ),
 
+-- each tier's range of request input: (its start, the next tier's start]; the first tier also
+-- takes requests without a token count. So a component matches exactly one tier of its
+-- price set: a plain join, no ranking of candidates per component.
+tiered_prices as (
+    select
+        *,
+        lead(tier_start_input_tokens) over (
+            partition by provider_id, model_id, price_set_index, usage_type
+            order by tier_start_input_tokens
+        ) as tier_end_input_tokens
+    from prices
+),
+
 price_sets as (
     select distinct
         provider_id,
@@ -31,6 +44,17 @@ price_sets as (
         window_start_second,
         window_end_second
     from prices
+),
+
+-- only a model with several price sets needs the event's instant to choose one; a model
+-- with one uses it (set 0) whatever its constraint, as below
+multi_set_models as (
+    select
+        provider_id,
+        model_id
+    from price_sets
+    group by provider_id, model_id
+    having count(*) > 1
 ),
 
 resolved as (
@@ -47,12 +71,14 @@ resolved as (
 
 event_instants as (
     select distinct
-        event_id,
-        event_at,
-        price_provider_id,
-        model_id
+        resolved.event_id,
+        resolved.event_at,
+        resolved.price_provider_id,
+        resolved.model_id
     from resolved
-    where model_id is not null
+    inner join multi_set_models
+        on resolved.price_provider_id = multi_set_models.provider_id
+        and resolved.model_id = multi_set_models.model_id
 ),
 
 active_sets as (
@@ -82,29 +108,6 @@ active_sets as (
     group by event_instants.event_id
 ),
 
-candidate_prices as (
-    select
-        resolved.usage_component_id,
-        prices.price_id,
-        prices.price_set_id,
-        prices.usd_per_unit,
-        row_number() over (
-            partition by resolved.usage_component_id
-            order by prices.tier_start_input_tokens desc
-        ) as tier_rank
-    from resolved
-    inner join active_sets on resolved.event_id = active_sets.event_id
-    inner join prices
-        on resolved.price_provider_id = prices.provider_id
-        and resolved.model_id = prices.model_id
-        and coalesce(active_sets.active_set_index, 0) = prices.price_set_index
-        and resolved.usage_type = prices.usage_type
-        and (
-            prices.tier_start_input_tokens = 0
-            or resolved.tier_input_tokens > prices.tier_start_input_tokens
-        )
-),
-
 final as (
     select
         resolved.usage_component_id,
@@ -116,17 +119,29 @@ final as (
         resolved.provider_id,
         resolved.model_id,
         resolved.ingest_run_id,
-        candidate_prices.price_id,
-        candidate_prices.price_set_id,
-        candidate_prices.usd_per_unit,
+        tiered_prices.price_id,
+        tiered_prices.price_set_id,
+        tiered_prices.usd_per_unit,
         cast(
-            cast(resolved.quantity as decimal(18, 6)) * candidate_prices.usd_per_unit
+            cast(resolved.quantity as decimal(18, 6)) * tiered_prices.usd_per_unit
             as decimal(38, 18)
         ) as cost_usd
     from resolved
-    left join candidate_prices
-        on resolved.usage_component_id = candidate_prices.usage_component_id
-        and candidate_prices.tier_rank = 1
+    left join active_sets on resolved.event_id = active_sets.event_id
+    left join tiered_prices
+        on resolved.price_provider_id = tiered_prices.provider_id
+        and resolved.model_id = tiered_prices.model_id
+        and coalesce(active_sets.active_set_index, 0) = tiered_prices.price_set_index
+        and resolved.usage_type = tiered_prices.usage_type
+        and (
+            tiered_prices.tier_start_input_tokens = 0
+            or resolved.tier_input_tokens > tiered_prices.tier_start_input_tokens
+        )
+        and (
+            tiered_prices.tier_end_input_tokens is null
+            or resolved.tier_input_tokens is null
+            or resolved.tier_input_tokens <= tiered_prices.tier_end_input_tokens
+        )
 )
 
 select * from final

@@ -7,6 +7,9 @@
     on_schema_change='fail'
 ) }}
 
+{#- what every component carries from its event (each branch below selects it as is) -#}
+{%- set carried_columns = 'pricing_basis, event_at, provider_ref, model_ref, ingest_run_id' %}
+
 with events as (
     select * from {{ ref('stg_tallyhouse__usage_events') }}
     where {{ only_new_ingest_runs() }}
@@ -41,7 +44,8 @@ split_events as (
         event_id,
         replace(metric_name, '_tokens', '') as usage_type,
         quantity,
-        cast(null as bigint) as tier_input_tokens
+        cast(null as bigint) as tier_input_tokens,
+        {{ carried_columns }}
     from token_events
     where pricing_basis = 'split_event'
 ),
@@ -56,7 +60,8 @@ request_split as (
         reasoning_tokens,
         -- long-context tiers look at the request's whole input, cached tokens included
         coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0)
-        + coalesce(cache_write_tokens, 0) as tier_input_tokens
+        + coalesce(cache_write_tokens, 0) as tier_input_tokens,
+        {{ carried_columns }}
     from token_events
     where pricing_basis = 'request_split'
 ),
@@ -67,7 +72,8 @@ request_components as (
             event_id,
             '{{ usage_type }}' as usage_type,
             cast({{ usage_type }}_tokens as decimal(18, 6)) as quantity,
-            tier_input_tokens
+            tier_input_tokens,
+            {{ carried_columns }}
         from request_split
         where {{ usage_type }}_tokens is not null
         {% if not loop.last %}union all{% endif %}
@@ -79,7 +85,8 @@ unsplit as (
         event_id,
         'input' as usage_type,
         quantity,
-        cast(quantity as bigint) as tier_input_tokens
+        cast(quantity as bigint) as tier_input_tokens,
+        {{ carried_columns }}
     from token_events
     where pricing_basis = 'unsplit_tokens_as_input'
 ),
@@ -94,18 +101,17 @@ components as (
 
 final as (
     select
-        {{ row_key(['components.event_id', 'components.usage_type']) }} as usage_component_id,
-        components.event_id,
-        components.usage_type,
-        components.quantity,
-        components.tier_input_tokens,
-        token_events.pricing_basis,
-        token_events.event_at,
-        token_events.provider_ref,
-        token_events.model_ref,
-        token_events.ingest_run_id
+        {{ row_key(['event_id', 'usage_type']) }} as usage_component_id,
+        event_id,
+        usage_type,
+        quantity,
+        tier_input_tokens,
+        pricing_basis,
+        event_at,
+        provider_ref,
+        model_ref,
+        ingest_run_id
     from components
-    inner join token_events on components.event_id = token_events.event_id
 )
 
 select * from final
