@@ -18,6 +18,22 @@ parsed as (
     from valid_json
 ),
 
+-- each document is parsed once for all its fields: a list of paths gives a list of answers
+extracted as (
+    select
+        *,
+        json_type(body, [
+            '$.eventType', '$.metricName', '$.quantity', '$.idempotencyKey', '$.timestamp',
+            '$.userId', '$.costUsd', '$.value', '$.metadata'
+        ]) as body_types,
+        json_extract_string(body, [
+            '$.eventType', '$.metricName', '$.quantity', '$.idempotencyKey', '$.timestamp',
+            '$.userId', '$.costUsd', '$.value'
+        ]) as body_texts,
+        json_extract(body, '$.metadata') as metadata
+    from parsed
+),
+
 fields as (
     select
         organization_id,
@@ -27,25 +43,34 @@ fields as (
         raw_line,
         received_at,
         is_object,
-        json_type(body, '$.eventType') as event_type_json,
-        body ->> '$.eventType' as event_type,
-        json_type(body, '$.metricName') as metric_name_json,
-        body ->> '$.metricName' as metric_name,
-        json_type(body, '$.quantity') as quantity_json,
-        body ->> '$.quantity' as quantity_text,
-        json_type(body, '$.idempotencyKey') as key_json,
-        body ->> '$.idempotencyKey' as idempotency_key,
-        json_type(body, '$.timestamp') as timestamp_json,
-        body ->> '$.timestamp' as timestamp_text,
-        json_type(body, '$.userId') as user_json,
-        body ->> '$.userId' as user_id,
-        json_type(body, '$.costUsd') as cost_json,
-        body ->> '$.costUsd' as cost_text,
-        json_type(body, '$.value') as value_json,
-        body ->> '$.value' as event_string,
-        json_type(body, '$.metadata') as metadata_json,
-        json_extract(body, '$.metadata') as metadata
-    from parsed
+        body_types[1] as event_type_json,
+        body_texts[1] as event_type,
+        body_types[2] as metric_name_json,
+        body_texts[2] as metric_name,
+        body_types[3] as quantity_json,
+        body_texts[3] as quantity_text,
+        body_types[4] as key_json,
+        body_texts[4] as idempotency_key,
+        body_types[5] as timestamp_json,
+        body_texts[5] as timestamp_text,
+        body_types[6] as user_json,
+        body_texts[6] as user_id,
+        body_types[7] as cost_json,
+        body_texts[7] as cost_text,
+        body_types[8] as value_json,
+        body_texts[8] as event_string,
+        body_types[9] as metadata_json,
+        metadata,
+        -- metadata is valid JSON here; on anything but an object these read null
+        json_type(metadata, [
+            '$.model', '$.provider', '$.feature', '$.inputTokens', '$.outputTokens',
+            '$.cacheReadTokens', '$.cacheWriteTokens', '$.reasoningTokens'
+        ]) as metadata_types,
+        json_extract_string(metadata, [
+            '$.model', '$.provider', '$.feature', '$.inputTokens', '$.outputTokens',
+            '$.cacheReadTokens', '$.cacheWriteTokens', '$.reasoningTokens'
+        ]) as metadata_texts
+    from extracted
 ),
 
 typed as (
@@ -54,26 +79,15 @@ typed as (
         try_cast(quantity_text as decimal(18, 6)) as quantity,
         try_cast(cost_text as decimal(18, 9)) as caller_cost_usd,
         try_cast(try_cast(timestamp_text as timestamptz) as timestamp) as event_at,
-        metadata ->> '$.model' as model,
-        metadata ->> '$.provider' as provider,
-        metadata ->> '$.feature' as feature,
-        json_type(metadata, '$.model') as model_json,
-        json_type(metadata, '$.provider') as provider_json,
-        json_type(metadata, '$.feature') as feature_json,
-        -- metadata is valid JSON here; on anything but an object these read null
-        list_value(
-            json_type(metadata, '$.inputTokens'),
-            json_type(metadata, '$.outputTokens'),
-            json_type(metadata, '$.cacheReadTokens'),
-            json_type(metadata, '$.cacheWriteTokens'),
-            json_type(metadata, '$.reasoningTokens')
-        ) as split_json,
-        list_value(
-            try_cast(metadata ->> '$.inputTokens' as decimal(38, 6)),
-            try_cast(metadata ->> '$.outputTokens' as decimal(38, 6)),
-            try_cast(metadata ->> '$.cacheReadTokens' as decimal(38, 6)),
-            try_cast(metadata ->> '$.cacheWriteTokens' as decimal(38, 6)),
-            try_cast(metadata ->> '$.reasoningTokens' as decimal(38, 6))
+        metadata_texts[1] as model,
+        metadata_texts[2] as provider,
+        metadata_texts[3] as feature,
+        metadata_types[1] as model_json,
+        metadata_types[2] as provider_json,
+        metadata_types[3] as feature_json,
+        metadata_types[4:8] as split_json,
+        list_transform(
+            metadata_texts[4:8], lambda tokens: try_cast(tokens as decimal(38, 6))
         ) as split_tokens
     from fields
 ),
