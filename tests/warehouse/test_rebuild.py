@@ -165,7 +165,7 @@ def _unique_event_test(settings, target_path) -> str:
     result = dbtRunner().invoke(
         [
             "test", "--select", "unique_fct_usage_costs_event_id", "--target", "duckdb",
-            "--vars", json.dumps(dbt_vars(settings, settings.clock())),
+            "--vars", json.dumps(dbt_vars(settings)),
             "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
             "--target-path", str(target_path), "--log-path", str(target_path), "--quiet",
         ]

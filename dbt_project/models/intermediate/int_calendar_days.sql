@@ -23,7 +23,7 @@ bounds as (
         cast(min(event_at) as date) as first_date,
         greatest(
             cast(max(event_at) as date),
-            cast(cast('{{ var("as_of") }}' as timestamp) as date)
+            cast(cast('{{ env_var('TALLYHOUSE_DBT_AS_OF', '2026-01-01T00:00:00') }}' as timestamp) as date)
         ) as last_date
     from events
 ),

@@ -14,7 +14,7 @@ with metric_events as (
 ),
 
 as_of as (
-    select cast('{{ var("as_of") }}' as timestamp) as as_of_at
+    select cast('{{ env_var('TALLYHOUSE_DBT_AS_OF', '2026-01-01T00:00:00') }}' as timestamp) as as_of_at
 ),
 
 slices as (

@@ -1,11 +1,12 @@
 import json
+import os
 import shutil
 from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.defs.resources import TallyhouseResource, dbt_vars
+from orchestration.defs.resources import TallyhouseResource, dbt_as_of, dbt_vars
 from orchestration.lib.build_state import (
     input_fingerprint,
     published_fingerprint,
@@ -41,7 +42,9 @@ def tallyhouse_dbt_models(
             "dbt and publish skipped"
         )
         return
-    variables = dbt_vars(settings, now)
+    variables = dbt_vars(settings)
+    # dbt's subprocess inherits this process's environment: that is how "now" reaches it
+    os.environ.update(dbt_as_of(now))
     if settings.engine == "spark":
         with tallyhouse.connect() as warehouse:
             exported = export_raw(warehouse, settings.lake_dir)
@@ -51,10 +54,25 @@ def tallyhouse_dbt_models(
         command.append("--full-refresh")
     invocation = dbt.cli(command, context=context)
     yield from invocation.stream()  # raises when a model or a test failed
+    _keep_partial_parse(invocation.target_path)
     with tallyhouse.connect() as warehouse:
         # the next builds' event-level tests read only newer rows (dbt_project/macros/tests.sql)
         record_tested_build(warehouse, now)
     _prune_invocations(invocation.target_path, keep=INVOCATIONS_KEPT)
+
+
+def _keep_partial_parse(invocation_target: Path) -> None:
+    """dagster-dbt starts each invocation from dbt_project/target/partial_parse.msgpack: keep
+    this one's there, so that the next build with the same variables re-parses only what
+    changed instead of the whole project (replaced atomically: builds of other homes may be
+    reading it)."""
+    parsed = invocation_target / "partial_parse.msgpack"
+    if not parsed.exists():
+        return
+    kept = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"
+    staging = kept.with_name(f"partial_parse.{os.getpid()}.tmp")
+    shutil.copyfile(parsed, staging)
+    os.replace(staging, kept)
 
 
 def _prune_invocations(current: Path, keep: int) -> None:
