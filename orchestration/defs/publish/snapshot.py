@@ -48,7 +48,8 @@ SORT_KEYS = {
 
 # Facts that only ever gain rows (of newer ingest runs): a publish appends those rows.
 APPEND_ONLY = ("fct_usage_costs", "fct_metric_events")
-# Rows appended since a fact's last full sort, as a share of it, above which it is re-sorted.
+# Rows written in place since a table's last full sort, as a share of it, above which it is
+# rewritten sorted (so that row-group skipping stays effective).
 RESORT_SHARE = 0.25
 
 
