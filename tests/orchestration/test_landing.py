@@ -124,6 +124,8 @@ class TestValidation:
                 {"timestamp": "2025-10-01T00:00:00Z"},
                 "timestamp: older than the accepted backfill window",
             ),
+            ({"idempotencyKey": "k\u0000nul"}, "idempotencyKey: no control characters"),
+            ({"idempotencyKey": "line\nbreak"}, "idempotencyKey: no control characters"),
             ({"userId": 42}, "userId: must be a string"),
             ({"costUsd": -0.5}, "costUsd: must be between 0 and 1000000"),
             ({"metadata": [1, 2]}, "metadata: must be an object"),

@@ -111,6 +111,9 @@ checked as (
                 then 'idempotencyKey: must be a string'
             when length(idempotency_key) > 255 or trim(idempotency_key) = ''
                 then 'idempotencyKey: 1 to 255 characters'
+            -- as the API: a key is something a client logs and retries (NUL, newlines, ...)
+            when regexp_matches(idempotency_key, '[\x00-\x1f\x7f]')
+                then 'idempotencyKey: no control characters'
             when timestamp_json is not null and timestamp_json not in ('VARCHAR', 'NULL')
                 then 'timestamp: must be an ISO-8601 string'
             when timestamp_text is not null and event_at is null
