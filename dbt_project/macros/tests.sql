@@ -4,8 +4,8 @@
     whose tests all passed, the orchestrator records in raw.tested_builds that the events of
     every run so far were tested; a later build's tests of these models read only rows of
     newer runs. A full refresh rebuilds everything and tests everything; so does Spark (the
-    record lives in the embedded warehouse). The source's unique test on event_id still reads
-    every raw row: it is what proves a new event is not an old one again. dbt's own `where`
+    record lives in the embedded warehouse). The raw events' uniqueness test below still looks
+    at every row, as it must to prove a new event is not an old one again. dbt's own `where`
     config applies as before. -#}
 {% macro default__get_where_subquery(relation) -%}
     {%- set event_level = [
@@ -31,3 +31,32 @@
     {%- endif -%}
     {%- do return(relation) -%}
 {%- endmacro %}
+
+{#- One event per event_id across every ingest run, read at the cost of the new rows: the
+    rows of runs newer than the last tested build must be unique among themselves and must
+    not repeat an id of a tested row (the old rows are only probed, not grouped). A full
+    refresh and Spark group every row, as dbt's own `unique` does. -#}
+{% test unique_across_ingest_runs(model, column_name) %}
+    {%- if target.type == 'duckdb' and not flags.FULL_REFRESH -%}
+        {%- set tested_through -%}
+            (select coalesce(max(tested_through_ingest_run), -1) from {{ model.database }}.raw.tested_builds)
+        {%- endset %}
+        with new_rows as (
+            select {{ column_name }} as new_id from {{ model }}
+            where ingest_run_id > {{ tested_through }}
+        )
+
+        select new_id from new_rows
+        group by new_id
+        having count(*) > 1
+        union all
+        select new_rows.new_id from new_rows
+        inner join {{ model }} as tested on new_rows.new_id = tested.{{ column_name }}
+        where tested.ingest_run_id <= {{ tested_through }}
+    {%- else %}
+        select {{ column_name }} from {{ model }}
+        where {{ column_name }} is not null
+        group by {{ column_name }}
+        having count(*) > 1
+    {%- endif %}
+{% endtest %}

@@ -160,19 +160,21 @@ def test_an_incremental_build_equals_a_full_refresh(home_copy, tmp_path, monkeyp
     assert _all_marts(home_copy.current_snapshot) == after_incremental
 
 
-def _unique_event_test(settings, target_path) -> str:
-    """Status of dbt's unique test on fct_usage_costs.event_id, run by dbt on this warehouse."""
+def _dbt_test(settings, name: str, target_path) -> str:
+    """Status of one dbt data test, run by dbt on this home's warehouse."""
     result = dbtRunner().invoke(
         [
-            "test", "--select", "unique_fct_usage_costs_event_id", "--target", "duckdb",
+            "test", "--select", name, "--target", "duckdb",
             "--vars", json.dumps(dbt_vars(settings)),
             "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
             "--target-path", str(target_path), "--log-path", str(target_path), "--quiet",
         ]
     )  # fmt: skip
-    return {str(outcome.node.name): str(outcome.status) for outcome in result.result}[
-        "unique_fct_usage_costs_event_id"
-    ]
+    return {str(outcome.node.name): str(outcome.status) for outcome in result.result}[name]
+
+
+def _unique_event_test(settings, target_path) -> str:
+    return _dbt_test(settings, "unique_fct_usage_costs_event_id", target_path)
 
 
 def test_event_tests_read_only_rows_newer_than_the_last_tested_build(home_copy, tmp_path):
@@ -195,3 +197,17 @@ def test_event_tests_read_only_rows_newer_than_the_last_tested_build(home_copy, 
     with duckdb.connect(str(home_copy.warehouse_path)) as warehouse:
         warehouse.execute("insert into raw.tested_builds values (?, now())", [newest - 1])
     assert _unique_event_test(home_copy, tmp_path / "c") == "fail"  # the newer run's rows
+
+
+def test_a_new_event_repeating_a_tested_one_fails_the_raw_unique_test(home_copy, tmp_path):
+    name = "source_unique_across_ingest_runs_tallyhouse_usage_events_event_id"
+    assert _dbt_test(home_copy, name, tmp_path / "a") == "pass"
+    with duckdb.connect(str(home_copy.warehouse_path)) as warehouse:
+        (newest,) = warehouse.execute("select max(ingest_run_id) from raw.ingest_runs").fetchone()
+        # a row of a run not tested yet, with the id of an event tested long ago
+        warehouse.execute(
+            "insert into raw.usage_events select * replace (? as ingest_run_id) "
+            "from raw.usage_events limit 1",
+            [newest + 1],
+        )
+    assert _dbt_test(home_copy, name, tmp_path / "b") == "fail"
