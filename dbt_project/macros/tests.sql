@@ -19,8 +19,9 @@
     {%- if target.type == 'duckdb' and not flags.FULL_REFRESH
         and relation.identifier in event_level -%}
         {%- do conditions.append(
-            'ingest_run_id > (select coalesce(max(tested_through_ingest_run), -1) from '
-            ~ relation.database ~ '.raw.tested_builds)'
+            'ingest_run_id > ' ~ newest_ingest_run(
+                relation.database ~ '.raw.tested_builds', 'tested_through_ingest_run'
+            )
         ) -%}
     {%- endif -%}
     {%- if conditions -%}
@@ -38,9 +39,9 @@
     refresh and Spark group every row, as dbt's own `unique` does. -#}
 {% test unique_across_ingest_runs(model, column_name) %}
     {%- if target.type == 'duckdb' and not flags.FULL_REFRESH -%}
-        {%- set tested_through -%}
-            (select coalesce(max(tested_through_ingest_run), -1) from {{ model.database }}.raw.tested_builds)
-        {%- endset %}
+        {%- set tested_through = newest_ingest_run(
+            model.database ~ '.raw.tested_builds', 'tested_through_ingest_run'
+        ) %}
         with new_rows as (
             select {{ column_name }} as new_id from {{ model }}
             where ingest_run_id > {{ tested_through }}

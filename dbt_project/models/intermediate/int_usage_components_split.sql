@@ -1,18 +1,15 @@
 -- Split every token-metered event into usage components (input, output, cache read, cache
 -- write, reasoning), recording the pricing basis. Cached tokens are counted once: an
 -- event's input tokens exclude cache reads and writes, which are components of their own.
-{{ config(
-    materialized='incremental',
-    incremental_strategy=event_fact_strategy(),
-    on_schema_change='fail'
-) }}
+-- A view: the priced model reads it once per event (its filter on ingest_run_id reaches the
+-- raw events' scan), so writing the components down would only cost a pass and the disk.
+{{ config(materialized='view') }}
 
 {#- what every component carries from its event (each branch below selects it as is) -#}
 {%- set carried_columns = 'pricing_basis, event_at, provider_ref, model_ref, ingest_run_id' %}
 
 with events as (
     select * from {{ ref('stg_tallyhouse__usage_events') }}
-    where {{ only_new_ingest_runs() }}
 ),
 
 token_events as (
