@@ -9,8 +9,7 @@
     config applies as before. -#}
 {% macro default__get_where_subquery(relation) -%}
     {%- set event_level = [
-        'stg_tallyhouse__usage_events', 'int_usage_components_split',
-        'int_usage_components_priced', 'fct_usage_costs', 'fct_metric_events'
+        'stg_tallyhouse__usage_events', 'fct_usage_costs', 'fct_metric_events'
     ] -%}
     {%- set conditions = [] -%}
     {%- if config.get('where', '') -%}

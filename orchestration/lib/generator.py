@@ -57,6 +57,8 @@ HOUR_WEIGHTS = np.array(
 # Kinds of calls: split events, one request-split event, unsplit tokens, caller cost, non-LLM.
 KINDS = ["split", "request", "unsplit", "caller_cost", "non_llm"]
 KIND_WEIGHTS = np.array([0.30, 0.45, 0.05, 0.04, 0.16])
+# events drawn and written at a time: ~1.5 GB of Python objects per organization's file
+CHUNK_EVENTS = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -108,29 +110,38 @@ def generate_events(
     duplicate_share: float = 0.01,
     progress: Callable[[int], None] | None = None,
 ) -> GenerateResult:
-    """Write about `events` event bodies (exactly, duplicates included) under landing_dir/<org>/."""
-    rng = np.random.default_rng(seed)
+    """Write `events` event bodies (exactly, duplicates included) under landing_dir/<org>/.
+
+    Drawn and written in chunks of CHUNK_EVENTS (one file per organization and chunk, keys
+    numbered on across chunks), so that memory stays bounded at any size."""
     if file_format == "auto":
         file_format = "parquet" if events > 200_000 else "jsonl"
-    rows = _draw_events(rng, events, days, orgs, now)
-    n_dup = int(round(events * duplicate_share))
-    order = np.arange(events - n_dup)
-    dup_source = rng.choice(events - n_dup, size=n_dup, replace=False) if n_dup else order[:0]
+    users_per_org = max(20, events // 150)
     files: list[Path] = []
-    for org_index in range(orgs):
-        org_id = _org_id(org_index)
-        idx = np.concatenate([order, dup_source])
-        idx = idx[rows["org"][idx] == org_index]
-        if not len(idx):
-            continue
-        target = landing_dir / org_id
-        target.mkdir(parents=True, exist_ok=True)
-        path = target / f"events-seed{seed}-{now:%Y%m%dT%H%M%S}.{file_format}"
-        _write_file(path, rows, idx, file_format)
-        files.append(path)
-        if progress:
-            progress(len(idx))
-    return GenerateResult(events=events, duplicates=n_dup, files=files)
+    duplicates = 0
+    for chunk, first in enumerate(range(0, events, CHUNK_EVENTS)):
+        size = min(CHUNK_EVENTS, events - first)
+        rng = np.random.default_rng(seed if chunk == 0 else [seed, chunk])
+        rows = _draw_events(rng, size, days, orgs, now, users_per_org)
+        rows["call"] += first  # keys stay unique across chunks (a chunk has ≤ size calls)
+        n_dup = int(round(size * duplicate_share))
+        order = np.arange(size - n_dup)
+        dup_source = rng.choice(size - n_dup, size=n_dup, replace=False) if n_dup else order[:0]
+        duplicates += n_dup
+        suffix = f"-part{chunk:03d}" if chunk else ""
+        for org_index in range(orgs):
+            idx = np.concatenate([order, dup_source])
+            idx = idx[rows["org"][idx] == org_index]
+            if not len(idx):
+                continue
+            target = landing_dir / _org_id(org_index)
+            target.mkdir(parents=True, exist_ok=True)
+            path = target / f"events-seed{seed}-{now:%Y%m%dT%H%M%S}{suffix}.{file_format}"
+            _write_file(path, rows, idx, file_format)
+            files.append(path)
+            if progress:
+                progress(len(idx))
+    return GenerateResult(events=events, duplicates=duplicates, files=files)
 
 
 def _org_id(index: int) -> str:
@@ -139,14 +150,13 @@ def _org_id(index: int) -> str:
 
 
 def _draw_events(
-    rng: np.random.Generator, n: int, days: int, orgs: int, now: datetime
+    rng: np.random.Generator, n: int, days: int, orgs: int, now: datetime, users_per_org: int
 ) -> dict[str, np.ndarray]:
     """One row per event; split calls become consecutive input/output(/cache) events."""
     calls = n  # over-draw, then trim to exactly n events
     kind = rng.choice(len(KINDS), size=calls, p=KIND_WEIGHTS)
     org = rng.choice(orgs, size=calls, p=_weights(1.0 / np.arange(1, orgs + 1)))
     # heavy-tailed end users: Zipf-like weights within each organization
-    users_per_org = max(20, n // 150)
     user = np.minimum(rng.zipf(1.6, size=calls) - 1, users_per_org - 1)
     model = rng.choice(len(MODELS), size=calls, p=_weights(np.array([m[2] for m in MODELS])))
     feature = rng.choice(len(FEATURES), size=calls, p=_weights(np.array([6, 3, 2, 3, 2, 1.0])))

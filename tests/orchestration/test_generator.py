@@ -80,3 +80,19 @@ def test_large_sizes_are_written_as_parquet(tmp_path: Path):
         "idempotencyKey",
         "metadata",
     }
+
+
+def test_large_sizes_are_drawn_in_chunks_with_keys_numbered_on(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr("orchestration.lib.generator.CHUNK_EVENTS", 1000)
+    result = generate_events(tmp_path, events=2500, days=30, orgs=2, seed=1, now=NOW)
+    bodies = _bodies(result)
+    assert len(bodies) == 2500
+    # 1% repeated within each chunk (10 + 10 + 5), none across chunks
+    keys = Counter(b["idempotencyKey"] for b in bodies)
+    assert sum(n - 1 for n in keys.values()) == result.duplicates == 25
+    assert len(result.files) == 6  # 2 organizations × 3 chunks
+    assert sorted(p.name for p in result.files if p.parent.name == "acme") == [
+        "events-seed1-20261124T120000-part001.jsonl",
+        "events-seed1-20261124T120000-part002.jsonl",
+        "events-seed1-20261124T120000.jsonl",
+    ]

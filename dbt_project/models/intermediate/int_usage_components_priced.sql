@@ -2,15 +2,12 @@
 -- of a model's price sets, the last whose constraint holds (a start date reached, a UTC
 -- time-of-day window), else the first; then the highest long-context tier the request's
 -- input exceeds.
-{{ config(
-    materialized='incremental',
-    incremental_strategy=event_fact_strategy(),
-    on_schema_change='fail'
-) }}
+-- A view, like the split: fct_usage_costs reads each event's components once, when it is new
+-- (its filter on ingest_run_id reaches the raw events' scan); ask it for any event's prices.
+{{ config(materialized='view') }}
 
 with components as (
     select * from {{ ref('int_usage_components_split') }}
-    where {{ only_new_ingest_runs() }}
 ),
 
 model_refs as (

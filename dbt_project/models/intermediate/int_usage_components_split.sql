@@ -1,8 +1,9 @@
 -- Split every token-metered event into usage components (input, output, cache read, cache
 -- write, reasoning), recording the pricing basis. Cached tokens are counted once: an
 -- event's input tokens exclude cache reads and writes, which are components of their own.
--- A view: the priced model reads it once per event (its filter on ingest_run_id reaches the
--- raw events' scan), so writing the components down would only cost a pass and the disk.
+-- A view, as the priced components are: fct_usage_costs reads them once per event, when it
+-- is new (its filter on ingest_run_id reaches the raw events' scan through both views), so
+-- writing them down would only cost passes over the events and the disk.
 {{ config(materialized='view') }}
 
 {#- what every component carries from its event (each branch below selects it as is) -#}
