@@ -19,6 +19,7 @@ answers would each scan every landing file): a 100M run measures the builds and 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -113,7 +114,11 @@ def main() -> None:
     options = parser.parse_args()
 
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    sizes = [measure_size(n, options) for n in (options.events or [1_000_000])]
+    sizes = []
+    for events in options.events or [1_000_000]:
+        sizes.append(measure_size(events, options))
+        # each size's figures as soon as they are measured (a 100M run takes an hour)
+        print(json.dumps({k: v for k, v in sizes[-1].items() if k != "read_api"}), flush=True)
     ingest = (
         None if options.skip_ingest else measure_ingest(options.workers, options.connections, 10)
     )
