@@ -45,3 +45,18 @@
         else false
     end
 {%- endmacro %}
+
+{#- After `name as` in a WITH clause: a CTE that several parts of the query read is expanded
+    into each of them rather than computed once and stored. DuckDB stores such CTEs by default,
+    and a filter from outside the view (an incremental model's ingest_run_id) then stops at
+    the stored result instead of reaching the raw events' scan. Other engines: nothing. -#}
+{% macro inlined() -%}
+    {{ return(adapter.dispatch('inlined', 'tallyhouse')()) }}
+{%- endmacro %}
+
+{% macro default__inlined() -%}
+{%- endmacro %}
+
+{% macro duckdb__inlined() -%}
+    not materialized
+{%- endmacro %}

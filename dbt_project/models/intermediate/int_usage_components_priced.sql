@@ -54,7 +54,7 @@ multi_set_models as (
     having count(*) > 1
 ),
 
-resolved as (
+resolved as {{ inlined() }} (
     select
         components.*,
         model_refs.provider_id,
@@ -69,6 +69,7 @@ resolved as (
 event_instants as (
     select distinct
         resolved.event_id,
+        resolved.ingest_run_id,
         resolved.event_at,
         resolved.price_provider_id,
         resolved.model_id
@@ -81,6 +82,7 @@ event_instants as (
 active_sets as (
     select
         event_instants.event_id,
+        event_instants.ingest_run_id,
         max(case
             when price_sets.constraint_type = 'none' then price_sets.price_set_index
             when price_sets.constraint_type = 'start_date'
@@ -102,7 +104,7 @@ active_sets as (
     inner join price_sets
         on event_instants.price_provider_id = price_sets.provider_id
         and event_instants.model_id = price_sets.model_id
-    group by event_instants.event_id
+    group by event_instants.event_id, event_instants.ingest_run_id
 ),
 
 final as (
@@ -124,7 +126,10 @@ final as (
             as decimal(38, 18)
         ) as cost_usd
     from resolved
-    left join active_sets on resolved.event_id = active_sets.event_id
+    -- joined on the ingest run too: a filter on it then reaches both readers of `resolved`
+    left join active_sets
+        on resolved.event_id = active_sets.event_id
+        and resolved.ingest_run_id = active_sets.ingest_run_id
     left join tiered_prices
         on resolved.price_provider_id = tiered_prices.provider_id
         and resolved.model_id = tiered_prices.model_id

@@ -9,11 +9,11 @@
 {#- what every component carries from its event (each branch below selects it as is) -#}
 {%- set carried_columns = 'pricing_basis, event_at, provider_ref, model_ref, ingest_run_id' %}
 
-with events as (
+with events as {{ inlined() }} (
     select * from {{ ref('stg_tallyhouse__usage_events') }}
 ),
 
-token_events as (
+token_events as {{ inlined() }} (
     select
         *,
         case
@@ -48,7 +48,7 @@ split_events as (
     where pricing_basis = 'split_event'
 ),
 
-request_split as (
+request_split as {{ inlined() }} (
     select
         event_id,
         input_tokens,
