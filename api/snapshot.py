@@ -20,8 +20,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 log = logging.getLogger("tallyhouse.api")
 GRACE_SECONDS = 30.0
 ANSWERS_PER_SNAPSHOT = 2048
+T = TypeVar("T")
 MISSING = object()  # what AnswerCache.get returns for a question not asked yet
 
 
@@ -64,15 +66,30 @@ class SnapshotView:
     version: str
     connection: duckdb.DuckDBPyConnection
     answers: AnswerCache = field(default_factory=AnswerCache)
+    _kept: dict[Callable[..., Any], Any] = field(default_factory=dict)
+    _kept_lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def answer(self, key: Hashable, compute: Callable[..., Any], *args: Any) -> Any:
         """`compute(cursor, *args)` on this snapshot, or its earlier answer for the same `key`
         (which must name everything the answer depends on). Queries run off the event loop."""
+        return await self.remember(key, partial(self._compute, compute, args), blocking=True)
+
+    async def remember(self, key: Hashable, compute: Callable[[], Any], *, blocking: bool) -> Any:
+        """`compute()`'s answer, or its earlier answer for the same `key`; computed in a worker
+        thread when it is `blocking` (runs a query), else right on the event loop."""
         answer = self.answers.get(key)
         if answer is MISSING:
-            answer = await run_in_threadpool(self._compute, compute, args)
+            answer = await run_in_threadpool(compute) if blocking else compute()
             self.answers.put(key, answer)
         return answer
+
+    def kept(self, factory: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """This snapshot's one `factory(connection)`: state derived from the snapshot, made on
+        first use and dropped with it."""
+        with self._kept_lock:
+            if factory not in self._kept:
+                self._kept[factory] = factory(self.connection)
+            return self._kept[factory]
 
     def _compute(self, compute: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         cursor = self.connection.cursor()

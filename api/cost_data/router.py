@@ -1,8 +1,10 @@
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from api.cost_data import service
+from api.cost_data.period_costs import PeriodCosts
 from api.cost_data.schemas import CostSummary, CostTrend, ModelBreakdown, ProviderBreakdown
 from api.deps import Answers, AppSettings, CostsReader, Now
 from api.errors import ValidationFailed, error_responses
@@ -49,7 +51,13 @@ async def cost_summary(
 ) -> CostSummary:
     window = window_named(time_window, now)
     org = key.organization_id
-    return await snapshot.answer(("summary", org, window), service.summary, org, window)
+    costs = snapshot.kept(PeriodCosts)
+    periods = ((window.previous_start, window.start), (window.start, window.end))
+    return await snapshot.remember(
+        ("summary", org, window),
+        partial(service.summary, costs, org, window),
+        blocking=not costs.in_memory(org, *periods),
+    )
 
 
 @router.get(

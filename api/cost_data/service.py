@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 
 from api import money
+from api.cost_data.period_costs import PeriodCosts
 from api.cost_data.schemas import (
     CostSummary,
     CostTrend,
@@ -24,41 +25,11 @@ from api.sql import query
 _HERE = str(Path(__file__).parent)
 
 
-def _hour_floor(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def _period_parts(name: str, start: datetime, end: datetime) -> dict[str, datetime]:
-    """start <= event_at < end as whole hours plus a partial hour at the head and the tail
-    (a part with nothing in it is an empty range)."""
-    start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
-    hours_start = start if start == _hour_floor(start) else _hour_floor(start) + timedelta(hours=1)
-    hours_end = _hour_floor(end)
-    if hours_start >= hours_end:  # inside one hour (or two partial ones): all from the fact
-        hours_start = hours_end = start
-        head, tail = (start, end), (end, end)
-    else:
-        head, tail = (start, hours_start), (hours_end, end)
-    return {
-        f"{name}_hours_start": hours_start,
-        f"{name}_hours_end": hours_end,
-        f"{name}_head_from": head[0],
-        f"{name}_head_to": head[1],
-        f"{name}_tail_from": tail[0],
-        f"{name}_tail_to": tail[1],
-    }
-
-
-def summary(con: duckdb.DuckDBPyConnection, org: str, window: Window) -> CostSummary:
-    current, previous = con.execute(
-        query(_HERE, "period_costs"),
-        {
-            "org": org,
-            **_period_parts("current", window.start, window.end),
-            **_period_parts("previous", window.previous_start, window.start),
-        },
-    ).fetchone()
-    total, previous = money.usd(current), money.usd(previous)
+def summary(costs: PeriodCosts, org: str, window: Window) -> CostSummary:
+    """The window's cost against the period before it (period_costs.py: from memory once
+    the organization's hours and the edge hours are loaded)."""
+    total = money.usd(costs.cost(org, window.start, window.end))
+    previous = money.usd(costs.cost(org, window.previous_start, window.start))
     amount, percent = money.change(total, previous)
     return CostSummary(
         totalCost=float(total),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from api.cost_data.period_costs import PeriodCosts
 from tests.api.conftest import auth
 from tests.api.oracle_answers import breakdown, cents, change, cost
 
@@ -104,6 +106,38 @@ class TestSummary:
             self.URL, params={"time_window": "current-period"}, headers=auth(keys.acme)
         ).json()
         assert default == explicit
+
+
+class TestPeriodCostsFromMemory:
+    """The summary's sums (api/cost_data/period_costs.py) against the oracle, exact to the last
+    decimal, for periods whose edges fall on events, just beside them, on hour starts and inside
+    one hour: whole hours come from the hourly rollup, the edge hours from their events."""
+
+    def test_any_period_equals_the_sum_of_its_events(self, snapshot, oracle):
+        costs = PeriodCosts(snapshot)
+        acme = sorted(e.event_at for e in oracle if e.organization_id == "acme")
+        rng = random.Random(11)
+        tick = timedelta(microseconds=1)
+        periods = [
+            (datetime(2026, 11, 1), datetime(2026, 12, 1)),  # whole hours only
+            (acme[0], acme[-1] + tick),  # every event, both edges inside an hour
+            (acme[10], acme[10]),  # empty
+            (acme[20], acme[10]),  # reversed: empty
+        ]
+        for _ in range(60):
+            a, b = sorted(rng.sample(acme, 2))
+            periods.append(
+                (a + rng.choice([-tick, 0 * tick, tick]), b + rng.choice([0 * tick, tick]))
+            )
+        hour = acme[len(acme) // 2].replace(minute=0, second=0, microsecond=0)
+        periods.append((hour + timedelta(minutes=5), hour + timedelta(minutes=50)))  # one hour
+        periods.append((hour, hour + timedelta(minutes=30)))  # from an hour's start
+        periods.append((hour - timedelta(minutes=30), hour))  # to an hour's start
+        for start, end in periods:
+            assert costs.cost("acme", start, end) == cost(oracle, "acme", start, end), (start, end)
+        assert sum(cost(oracle, "acme", s, e) > 0 for s, e in periods) > 60
+        assert costs.in_memory("acme", *periods[-3:])
+        assert costs.cost("nobody", datetime(2026, 1, 1), datetime(2027, 1, 1)) == 0
 
 
 class TestByModel:
