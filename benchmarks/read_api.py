@@ -12,7 +12,9 @@ from the landing files per request (benchmarks/floor/event_costs.sql: dedupe, sp
 filter, aggregate) and compared with the API's; `raw_ms / p50_ms` is the speed-up. The clock is
 pinned, so every repeated request is a question the answer cache has seen: the cost endpoints
 are loaded a second time on a server with the cache off (`… (uncached)`), where each request
-runs its SQL. Written to benchmarks/results/read_api.json.
+is computed again: its SQL, or for the summaries, the per-snapshot running totals in memory
+(api/cost_data/period_costs.py: what a rolling window under a live clock costs). Written to
+benchmarks/results/read_api.json.
 """
 
 from __future__ import annotations
@@ -211,7 +213,7 @@ def measure(
     for name, (metric, timeframe) in METRIC_READS.items():
         endpoints[name] = f"/v1/metrics/{metric_ids[metric]}/value?customerId=user_1{timeframe}"
     rows = []
-    # the cost endpoints again on a server without its answer cache: every request runs its SQL
+    # the cost endpoints again on a server without its answer cache: every request is computed
     uncached = {f"{name} (uncached)": ENDPOINTS[name] for name in RAW_ANSWERS}
     for server_env, paths in (
         (env, endpoints),
