@@ -51,8 +51,12 @@ def measure_size(events: int, options: argparse.Namespace) -> dict[str, object]:
     home = tempfile.mkdtemp(prefix="tallyhouse-bench-", dir=options.work_dir)
     try:
         env = home_env(home, TALLYHOUSE_RATE_LIMIT="0")
-        print(f"[{events:,}] generating", flush=True)
-        generate_s = generate(env, events)
+        if options.landing:  # files generated before (same size and seed), hard-linked
+            shutil.copytree(options.landing, f"{home}/landing", copy_function=os.link)
+            generate_s = 0.0
+        else:
+            print(f"[{events:,}] generating", flush=True)
+            generate_s = generate(env, events)
         metric_ids = create_metrics(home)
         print(f"[{events:,}] cold build", flush=True)
         cold_s, cold_peak = _build(env)
@@ -111,6 +115,9 @@ def main() -> None:
     parser.add_argument("--skip-ingest", action="store_true", help="leave out the ingest API")
     parser.add_argument("--work-dir", default=None, help="where homes are made (default: tmp)")
     parser.add_argument("--keep", action="store_true", help="keep each size's home")
+    parser.add_argument(
+        "--landing", default=None, help="landing files of a kept home to use instead of generating"
+    )
     options = parser.parse_args()
 
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

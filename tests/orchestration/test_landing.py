@@ -191,3 +191,38 @@ class TestExactlyOnce:
         (landing / "bad org!").mkdir()
         write_jsonl(landing / "bad org!" / "a.jsonl", [GOOD])
         assert run(con, landing).files_ingested == 0
+
+
+class TestBatches:
+    def test_a_backlog_is_ingested_in_runs_of_a_batch_each_deduplicated_across_them(
+        self, con, landing
+    ):
+        write_jsonl(landing / "acme" / "a.jsonl", [GOOD, dict(GOOD, idempotencyKey="k-2")])
+        write_jsonl(
+            landing / "acme" / "b.jsonl",
+            [GOOD, dict(GOOD, idempotencyKey="k-3"), dict(GOOD, idempotencyKey="k-2", quantity=7)],
+        )
+        write_jsonl(landing / "acme" / "c.jsonl", ["not json", dict(GOOD, idempotencyKey="k-4")])
+        report = ingest(
+            con,
+            landing,
+            now=NOW,
+            max_age=timedelta(days=400),
+            max_future=timedelta(minutes=5),
+            batch_events=1,  # every file its own batch
+        )
+        assert report.ingest_run_id == 3
+        assert (report.files_ingested, report.events_ingested) == (3, 4)
+        assert (report.duplicates, report.events_rejected) == (1, 2)
+        # one run per batch: (files, events, rejected, duplicates)
+        assert con.execute(
+            "select ingest_run_id, files_ingested, events_ingested, events_rejected, duplicates "
+            "from raw.ingest_runs order by 1"
+        ).fetchall() == [(1, 1, 2, 0, 0), (2, 1, 1, 1, 1), (3, 1, 1, 1, 0)]
+        assert con.execute(
+            "select idempotency_key, ingest_run_id from raw.usage_events order by 1"
+        ).fetchall() == [("k-1", 1), ("k-2", 1), ("k-3", 2), ("k-4", 3)]
+        assert rejects(con) == [
+            (3, "idempotencyKey: already used for a different event"),
+            (1, "malformed line: not a JSON object"),
+        ]

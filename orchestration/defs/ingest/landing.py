@@ -1,9 +1,12 @@
 """Ingest landing files into the warehouse's raw layer, each file exactly once.
 
 A file is known by (organization, sha256 of its content): a second build skips it, a new
-file adds exactly its events. All new files of a run are ingested in one transaction, so a
-crash leaves the raw layer as it was. Bad lines and unreadable files are quarantined in
-``raw.rejected_events`` with their reason; the rest is ingested.
+file adds exactly its events. New files are ingested in batches of about BATCH_EVENTS
+events, each batch one ingest run in one transaction (its events, rejects and the record of
+its files together), so a crash leaves the raw layer with whole batches only and the next
+build goes on with the files not yet recorded; staging, validation and de-duplication never
+hold more than a batch, whatever the backlog. Bad lines and unreadable files are quarantined
+in ``raw.rejected_events`` with their reason; the rest is ingested.
 """
 
 from __future__ import annotations
@@ -30,7 +33,10 @@ FORMATS = {
     ".csv": "csv",
     ".parquet": "parquet",
 }
-# The event body's fields, in the order the API documents them.
+# events staged, validated and committed at a time (a file larger than this is one batch)
+BATCH_EVENTS = 5_000_000
+# what a line of a text file (JSONL, CSV) is taken to weigh when batching
+TEXT_BYTES_PER_EVENT = 200
 JSON_VALUED = ("quantity", "costUsd", "metadata")  # CSV cells holding JSON, not plain text
 
 
@@ -133,15 +139,12 @@ def ingest(
     max_age: timedelta,
     max_future: timedelta,
     store: sa.Engine | None = None,
+    batch_events: int = BATCH_EVENTS,
 ) -> IngestReport:
-    """Ingest every landing file not seen before, and the API inbox's new rows (from `store`);
-    returns what this run did, in numbers."""
+    """Ingest every landing file not seen before, and the API inbox's new rows (from `store`),
+    in batches of about `batch_events` events (one ingest run each); returns what was done, in
+    numbers (`ingest_run_id`: the last run)."""
     con.execute(load_sql(SQL_DIR, "create_raw_tables"))
-    run_id = con.execute(
-        "select coalesce(max(ingest_run_id), 0) + 1 from raw.ingest_runs"
-    ).fetchall()[0][0]
-    report = IngestReport(ingest_run_id=run_id)
-    now_naive = now.replace(tzinfo=None)
     seen = {
         (org, sha)
         for org, sha in con.execute(
@@ -150,13 +153,67 @@ def ingest(
     }
     discovered = discover(landing_dir)
     files = [f for f in discovered if (f.organization_id, f.sha256) not in seen]
-    report.files_skipped = len(discovered) - len(files)
+    report = IngestReport(ingest_run_id=0, files_skipped=len(discovered) - len(files))
+    unique = list({(f.organization_id, f.sha256): f for f in files}.values())
+    for index, batch in enumerate(_batches(con, unique, batch_events)):
+        # the API inbox's rows join the first batch
+        _ingest_batch(con, batch, report, now, max_age, max_future, store if index == 0 else None)
+    return report
+
+
+def _batches(
+    con: duckdb.DuckDBPyConnection, files: list[LandingFile], batch_events: int
+) -> list[list[LandingFile]]:
+    """Files in order, grouped into batches of about `batch_events` events (at least one batch,
+    maybe empty: a run is recorded even when there is nothing new)."""
+    batches: list[list[LandingFile]] = [[]]
+    size = 0
+    for file in files:
+        events = _estimated_events(con, file)
+        if batches[-1] and size + events > batch_events:
+            batches.append([])
+            size = 0
+        batches[-1].append(file)
+        size += events
+    return batches
+
+
+def _estimated_events(con: duckdb.DuckDBPyConnection, file: LandingFile) -> int:
+    if file.file_format != "parquet":
+        return file.size_bytes // TEXT_BYTES_PER_EVENT + 1
+    try:  # the row count from the file's footer
+        return con.execute("select count(*) from read_parquet($1)", [str(file.path)]).fetchall()[0][
+            0
+        ]
+    except duckdb.Error:
+        return 1  # unreadable: staging rejects it
+
+
+def _ingest_batch(
+    con: duckdb.DuckDBPyConnection,
+    files: list[LandingFile],
+    report: IngestReport,
+    now: datetime,
+    max_age: timedelta,
+    max_future: timedelta,
+    store: sa.Engine | None,
+) -> None:
+    """One ingest run: stage, validate, classify and insert these files' events (and the
+    inbox's, from `store`), adding what it did to `report`."""
+    run_id = con.execute(
+        "select coalesce(max(ingest_run_id), 0) + 1 from raw.ingest_runs"
+    ).fetchall()[0][0]
+    first_run = report.ingest_run_id == 0
+    report.ingest_run_id = run_id
+    now_naive = now.replace(tzinfo=None)
+    files_before = report.files_ingested
+    events_before = (report.events_ingested, report.events_rejected, report.duplicates)
     # Staging reads files into a temp table outside the transaction: a file that cannot be
     # read fails only its own statement. Everything that touches raw.* is one transaction.
     con.execute(load_sql(SQL_DIR, "create_landing_lines"))
     unreadable: dict[LandingFile, str] = {}
     staged: list[LandingFile] = []
-    for file in {(f.organization_id, f.sha256): f for f in files}.values():
+    for file in files:
         try:
             _stage(con, file)
             staged.append(file)
@@ -204,24 +261,25 @@ def ingest(
             report.duplicates += counts[3]
             inbox.advance(con, inbox_seq)
         report.events_rejected += len(unreadable)
-        report.rejected_files = sorted(f.relative_path for f in unreadable)
+        report.rejected_files = sorted(
+            [*report.rejected_files, *(f.relative_path for f in unreadable)]
+        )
         con.execute(
             "insert into raw.ingest_runs values (?, ?, ?, ?, ?, ?, ?)",
             [
                 run_id,
                 now_naive,
-                report.files_ingested,
-                report.files_skipped,
-                report.events_ingested,
-                report.events_rejected,
-                report.duplicates,
+                report.files_ingested - files_before,
+                report.files_skipped if first_run else 0,
+                report.events_ingested - events_before[0],
+                report.events_rejected - events_before[1],
+                report.duplicates - events_before[2],
             ],
         )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
-    return report
 
 
 def _record_file(
