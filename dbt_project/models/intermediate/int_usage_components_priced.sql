@@ -68,7 +68,7 @@ resolved as {{ inlined() }} (
 
 event_instants as (
     select distinct
-        resolved.event_id,
+        {{ event_key('resolved.event_id') }} as event_key,
         resolved.ingest_run_id,
         resolved.event_at,
         resolved.price_provider_id,
@@ -81,7 +81,7 @@ event_instants as (
 
 active_sets as (
     select
-        event_instants.event_id,
+        event_instants.event_key,
         event_instants.ingest_run_id,
         max(case
             when price_sets.constraint_type = 'none' then price_sets.price_set_index
@@ -104,7 +104,7 @@ active_sets as (
     inner join price_sets
         on event_instants.price_provider_id = price_sets.provider_id
         and event_instants.model_id = price_sets.model_id
-    group by event_instants.event_id, event_instants.ingest_run_id
+    group by event_instants.event_key, event_instants.ingest_run_id
 ),
 
 final as (
@@ -128,7 +128,7 @@ final as (
     from resolved
     -- joined on the ingest run too: a filter on it then reaches both readers of `resolved`
     left join active_sets
-        on resolved.event_id = active_sets.event_id
+        on {{ event_key('resolved.event_id') }} = active_sets.event_key
         and resolved.ingest_run_id = active_sets.ingest_run_id
     left join tiered_prices
         on resolved.price_provider_id = tiered_prices.provider_id

@@ -20,7 +20,7 @@ model_refs as (
 
 event_costs as (
     select
-        event_id,
+        {{ event_key('event_id') }} as event_key,
         max(pricing_basis) as pricing_basis,
         max(price_set_id) as price_set_id,
         count(*) as components,
@@ -32,7 +32,7 @@ event_costs as (
         sum(case when usage_type = 'cache_write' then quantity end) as cache_write_tokens,
         sum(case when usage_type = 'reasoning' then quantity end) as reasoning_tokens
     from components
-    group by event_id
+    group by {{ event_key('event_id') }}
 ),
 
 final as (
@@ -61,7 +61,7 @@ final as (
         event_costs.price_set_id,
         case
             when events.caller_cost_usd is not null then 'caller_cost'
-            when event_costs.event_id is null then 'not_applicable'
+            when event_costs.event_key is null then 'not_applicable'
             when event_costs.components_priced = event_costs.components then 'priced'
             when event_costs.components_priced = 0 then 'unpriced'
             else 'partially_priced'
@@ -74,7 +74,7 @@ final as (
         events.metadata,
         events.ingest_run_id
     from events
-    left join event_costs on events.event_id = event_costs.event_id
+    left join event_costs on {{ event_key('events.event_id') }} = event_costs.event_key
     left join model_refs
         on events.model_ref = model_refs.model_ref
         and coalesce(events.provider_ref, '~null~') = coalesce(model_refs.provider_ref, '~null~')
