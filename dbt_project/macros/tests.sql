@@ -33,11 +33,11 @@
 {%- endmacro %}
 
 {#- One event per event_id across every ingest run, read at the cost of the new rows: the
-    rows of runs newer than the last tested build must be unique among themselves and must
-    not repeat an id of a tested row (the old rows are only probed, not grouped). A full
-    refresh, a warehouse with nothing tested yet and Spark group every row, as dbt's own
-    `unique` does (when every row is new, probing them against themselves would hold them all
-    in memory twice). -#}
+    rows of runs newer than the last tested build must be unique among themselves (hashes
+    first, as below) and must not repeat an id of a tested row (the old rows are only probed,
+    not grouped). A full refresh, a warehouse with nothing tested yet and Spark group every
+    row, as dbt's own `unique` does (when every row is new, probing them against themselves
+    would hold them all in memory twice). -#}
 {% test unique_across_ingest_runs(model, column_name) %}
     {%- set tested_through = -1 -%}
     {%- if target.type == 'duckdb' and not flags.FULL_REFRESH -%}
@@ -46,17 +46,13 @@
         ) | int(-1) -%}
     {%- endif -%}
     {%- if tested_through >= 0 %}
-        with new_rows as (
-            select {{ column_name }} as new_id from {{ model }}
-            where ingest_run_id > {{ tested_through }}
-        )
-
-        select new_id from new_rows
-        group by new_id
-        having count(*) > 1
+        {%- set new_rows -%}
+            (select {{ column_name }} from {{ model }} where ingest_run_id > {{ tested_through }}) as new_rows
+        {%- endset %}
+        select unique_field from ({{ duplicated_values(new_rows, column_name) }}) as repeated
         union all
-        select new_rows.new_id from new_rows
-        inner join {{ model }} as tested on new_rows.new_id = tested.{{ column_name }}
+        select new_rows.{{ column_name }} from {{ new_rows }}
+        inner join {{ model }} as tested on new_rows.{{ column_name }} = tested.{{ column_name }}
         where tested.ingest_run_id <= {{ tested_through }}
     {%- else %}
         {{ duplicated_values(model, column_name) }}
@@ -72,25 +68,19 @@
 {%- endmacro %}
 
 {% macro duplicated_values(model, column_name) -%}
-    {%- if target.type == 'duckdb' -%}
-        select {{ column_name }} as unique_field, count(*) as n_records
-        from {{ model }}
-        where {{ column_name }} is not null
-            and hash({{ column_name }}) in (
-                select value_hash from (
-                    select hash({{ column_name }}) as value_hash from {{ model }}
-                    where {{ column_name }} is not null
-                    group by value_hash
-                    having count(*) > 1
-                ) as repeated_hashes
-            )
-        group by {{ column_name }}
-        having count(*) > 1
-    {%- else -%}
-        select {{ column_name }} as unique_field, count(*) as n_records
-        from {{ model }}
-        where {{ column_name }} is not null
-        group by {{ column_name }}
-        having count(*) > 1
-    {%- endif -%}
+    select {{ column_name }} as unique_field, count(*) as n_records
+    from {{ model }}
+    where {{ column_name }} is not null
+    {%- if target.type == 'duckdb' %}
+        and hash({{ column_name }}) in (
+            select value_hash from (
+                select hash({{ column_name }}) as value_hash from {{ model }}
+                where {{ column_name }} is not null
+                group by value_hash
+                having count(*) > 1
+            ) as repeated_hashes
+        )
+    {%- endif %}
+    group by {{ column_name }}
+    having count(*) > 1
 {%- endmacro %}
