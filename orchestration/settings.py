@@ -27,6 +27,18 @@ class Settings(BaseSettings):
         description="DuckDB memory limit for builds (the whole build stays under ~2 GB).",
     )
     threads: int = Field(default=2, description="DuckDB threads for builds.")
+    ingest_batch_events: int = Field(
+        default=5_000_000,
+        ge=1,
+        description="About how many events of new files one ingest run takes (a backlog is "
+        "ingested in several runs, each its own transaction).",
+    )
+    build_slice_events: int = Field(
+        default=10_000_000,
+        ge=1,
+        description="About how many events of new ingest runs one dbt pass prices (a backlog "
+        "is caught up in several passes, each spilling at most one slice).",
+    )
     max_event_age_days: int = Field(
         default=400, description="How far back an event's timestamp may lie (backfills)."
     )

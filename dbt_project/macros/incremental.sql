@@ -31,13 +31,40 @@
     {{ return('(' ~ newest ~ ')') }}
 {%- endmacro %}
 
-{#- On an incremental run, only rows of ingest runs newer than any already in this model. -#}
+{#- On an incremental run, only rows of ingest runs newer than any already in this model; and
+    while the orchestrator catches up on a backlog in slices (docs/operations.md#catch-up),
+    none past the slice's last run, TALLYHOUSE_DBT_THROUGH_INGEST_RUN. Read when the model
+    runs, never while dbt parses: a new bound does not make dbt parse the project again. -#}
 {% macro only_new_ingest_runs(column='ingest_run_id') -%}
+    {%- set conditions = [] -%}
     {%- if is_incremental() -%}
-        {{ column }} > {{ newest_ingest_run(this) }}
-    {%- else -%}
-        1 = 1
+        {%- do conditions.append(column ~ ' > ' ~ newest_ingest_run(this)) -%}
     {%- endif -%}
+    {%- set through = env_var('TALLYHOUSE_DBT_THROUGH_INGEST_RUN', '') if execute else '' -%}
+    {%- if through -%}
+        {%- do conditions.append(column ~ ' <= ' ~ (through | int)) -%}
+    {%- endif -%}
+    {{ conditions | join(' and ') if conditions else '1 = 1' }}
+{%- endmacro %}
+
+{#- The incremental models that hold one row per event (appended per ingest run). -#}
+{% macro event_facts() -%}
+    {{ return(['fct_usage_costs', 'fct_metric_events']) }}
+{%- endmacro %}
+
+{#- dbt's own `should_full_refresh`, and one exception: after the catch-up passes of a full
+    refresh rebuilt the event facts (TALLYHOUSE_DBT_FACTS_CAUGHT_UP=1), the final pass appends
+    to them what is left while it rebuilds everything else. Read when a model runs. -#}
+{% macro should_full_refresh() -%}
+    {%- set full_refresh = config.get('full_refresh') -%}
+    {%- if full_refresh is none -%}
+        {%- set full_refresh = flags.FULL_REFRESH -%}
+    {%- endif -%}
+    {%- if execute and env_var('TALLYHOUSE_DBT_FACTS_CAUGHT_UP', '') == '1'
+        and model.name in event_facts() -%}
+        {%- set full_refresh = false -%}
+    {%- endif -%}
+    {{ return(full_refresh) }}
 {%- endmacro %}
 
 {#- Rollups of the event facts (daily, hourly) are incremental on DuckDB: each build recomputes

@@ -8,9 +8,7 @@
     at every row, as it must to prove a new event is not an old one again. dbt's own `where`
     config applies as before. -#}
 {% macro default__get_where_subquery(relation) -%}
-    {%- set event_level = [
-        'stg_tallyhouse__usage_events', 'fct_usage_costs', 'fct_metric_events'
-    ] -%}
+    {%- set event_level = ['stg_tallyhouse__usage_events'] + event_facts() -%}
     {%- set conditions = [] -%}
     {%- if config.get('where', '') -%}
         {%- do conditions.append('(' ~ config.get('where') ~ ')') -%}

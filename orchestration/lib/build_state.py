@@ -104,6 +104,41 @@ def published_fingerprint(current: Path) -> str | None:
     return published_info(current, "input_fingerprint")
 
 
+def catch_up_bounds(
+    warehouse: duckdb.DuckDBPyConnection, *, rebuild: bool, slice_events: int
+) -> list[tuple[int, int]]:
+    """A backlog of new ingest runs (a cold build, a full refresh, a long pause) priced in
+    slices: the last ingest run and the events of each slice of about `slice_events` events
+    that dbt's catch-up passes build the event facts through, oldest first, before the build's
+    own pass takes what is left. Empty when the new runs fit one pass. Each pass's memory and
+    temporary disk are those of one slice, not of the backlog (docs/operations.md#catch-up).
+    `rebuild`: the facts are rebuilt from the first run (a full refresh)."""
+    built = -1
+    exists = warehouse.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'marts' and table_name = 'fct_usage_costs'"
+    ).fetchall()[0][0]
+    if exists and not rebuild:
+        built = warehouse.execute(
+            "select coalesce(max(ingest_run_id), -1) from marts.fct_usage_costs"
+        ).fetchall()[0][0]
+    runs = warehouse.execute(
+        "select ingest_run_id, events_ingested from raw.ingest_runs "
+        "where ingest_run_id > ? and events_ingested > 0 order by 1",
+        [built],
+    ).fetchall()
+    bounds: list[tuple[int, int]] = []
+    pending = 0
+    for run, events in runs:
+        pending += events
+        if pending >= slice_events:
+            bounds.append((run, pending))
+            pending = 0
+    if bounds and pending == 0:
+        bounds.pop()  # the last slice is the build's own pass
+    return bounds
+
+
 def record_tested_build(warehouse: duckdb.DuckDBPyConnection, now: datetime) -> None:
     """After a dbt build whose tests all passed: every event ingested so far was tested."""
     warehouse.execute(

@@ -147,6 +147,28 @@ class TestPublishCostsWhatChanged:
         assert rows == sorted(expected, key=lambda row: (row[2], row[3]))
         assert tables["fct_usage_costs"] == 0 and len(rows) == 154
 
+    def test_a_large_fact_is_written_whole_a_slice_of_runs_at_a_time(self, tmp_path):
+        serving, current = tmp_path / "serving", tmp_path / "serving" / "current.duckdb"
+        with _fact_warehouse(tmp_path / "wh.duckdb") as con:
+            # runs of 30, 30, 50 and 10 rows in slices of at least 50: runs 1-2, 3, then 4
+            for run, first, count in ((1, 0, 30), (2, 30, 30), (3, 60, 50), (4, 110, 10)):
+                _events(con, run, first, count)
+            publish(con, serving, current, now=self.now, keep=5, slice_rows=50)
+            expected = con.execute("select * from marts.fct_usage_costs").fetchall()
+        rows, tables = _published(current)
+        assert sorted(rows) == sorted(expected) and len(rows) == 120
+        assert tables["fct_usage_costs"] == 0  # written whole
+        # each slice sorted among itself, in the order of its runs
+        assert [{row[4] for row in part} for part in (rows[:60], rows[60:110], rows[110:])] == [
+            {1, 2},
+            {3},
+            {4},
+        ]
+        for part in (rows[:60], rows[60:110], rows[110:]):
+            keys = [(org, at) for _, _, org, at, _ in part]
+            assert keys == sorted(keys)
+        assert [(org, at) for _, _, org, at, _ in rows] != sorted((r[2], r[3]) for r in rows)
+
     def test_a_table_the_warehouse_no_longer_has_is_not_published(self, tmp_path):
         serving, current = tmp_path / "serving", tmp_path / "serving" / "current.duckdb"
         with _fact_warehouse(tmp_path / "wh.duckdb") as con:

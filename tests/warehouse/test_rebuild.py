@@ -132,8 +132,22 @@ def _all_marts(path) -> dict[str, list]:
         return {name: sorted(con.execute(f"from {name}").fetchall(), key=repr) for name in names}
 
 
+def _catch_up_passes(run_id: str) -> list[str]:
+    """What the transform logged of its catch-up passes in one run (run_build points Dagster
+    at the home's instance)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        return [
+            entry.user_message
+            for entry in instance.all_logs(run_id)
+            if entry.user_message.startswith("catch-up pass") and "done" in entry.user_message
+        ]
+
+
 def test_an_incremental_build_equals_a_full_refresh(home_copy, tmp_path, monkeypatch):
-    """New events are priced and appended; rebuilding everything gives the same marts."""
+    """New events are priced and appended, here three ingest runs caught up one dbt pass per
+    run; rebuilding everything in one pass, and in a pass per run, gives the same marts."""
     batch = tmp_path / "batch"
     generate_events(
         batch, events=400, days=30, orgs=3, seed=11, now=home_copy.clock(), file_format="jsonl"
@@ -148,15 +162,36 @@ def test_an_incremental_build_equals_a_full_refresh(home_copy, tmp_path, monkeyp
         added += len({b["idempotencyKey"] for b in bodies})
     with duckdb.connect(str(home_copy.current_snapshot), read_only=True) as con:
         (before,) = con.execute("select count(*) from fct_usage_costs").fetchone()
+        (runs_before,) = con.execute("select count(*) from ingest_runs").fetchone()
+    # each of the three new files its own ingest run, each run its own slice: two catch-up
+    # passes, the third run in the build's own pass
+    monkeypatch.setenv("TALLYHOUSE_INGEST_BATCH_EVENTS", "1")
+    monkeypatch.setenv("TALLYHOUSE_BUILD_SLICE_EVENTS", "1")
 
     incremental = run_build(home_copy)
     assert incremental.success and incremental.events_ingested == added
+    assert len(_catch_up_passes(incremental.run_id)) == 2
     after_incremental = _all_marts(home_copy.current_snapshot)
     assert len(after_incremental["fct_usage_costs"]) == before + added
+    with duckdb.connect(str(home_copy.current_snapshot), read_only=True) as con:
+        assert con.execute("select count(*) from ingest_runs").fetchone()[0] == runs_before + 3
 
     monkeypatch.setenv("TALLYHOUSE_FULL_REFRESH", "true")
+    monkeypatch.setenv("TALLYHOUSE_BUILD_SLICE_EVENTS", "1000000")
     full = run_build(home_copy)
     assert full.success and full.events_ingested == 0
+    assert _catch_up_passes(full.run_id) == []
+    assert _all_marts(home_copy.current_snapshot) == after_incremental
+
+    # every ingest run with events its own slice: all but the last rebuilt in catch-up passes
+    monkeypatch.setenv("TALLYHOUSE_BUILD_SLICE_EVENTS", "1")
+    with duckdb.connect(str(home_copy.current_snapshot), read_only=True) as con:
+        (runs_with_events,) = con.execute(
+            "select count(*) from ingest_runs where events_ingested > 0"
+        ).fetchone()
+    sliced = run_build(home_copy)
+    assert sliced.success
+    assert len(_catch_up_passes(sliced.run_id)) == runs_with_events - 1
     assert _all_marts(home_copy.current_snapshot) == after_incremental
 
 

@@ -23,6 +23,7 @@ def raw_usage_events(context: dg.AssetExecutionContext, tallyhouse: TallyhouseRe
             max_age=timedelta(days=settings.max_event_age_days),
             max_future=timedelta(seconds=settings.max_future_seconds),
             store=engine_for(settings.control_store_url),
+            batch_events=settings.ingest_batch_events,
         )
         total = con.execute("select count(*) from raw.usage_events").fetchone()[0]
     context.log.info(

@@ -1,12 +1,12 @@
 """Ingest landing files into the warehouse's raw layer, each file exactly once.
 
-A file is known by (organization, sha256 of its content): a second build skips it, a new
-file adds exactly its events. New files are ingested in batches of about BATCH_EVENTS
-events, each batch one ingest run in one transaction (its events, rejects and the record of
-its files together), so a crash leaves the raw layer with whole batches only and the next
-build goes on with the files not yet recorded; staging, validation and de-duplication never
-hold more than a batch, whatever the backlog. Bad lines and unreadable files are quarantined
-in ``raw.rejected_events`` with their reason; the rest is ingested.
+A file is known by (organization, sha256 of its content): a second build skips it, a new file
+adds exactly its events. New files are ingested in batches of about `ingest_batch_events`
+events (a setting, 5M by default), each batch one ingest run in one transaction (its events,
+rejects and the record of its files together), so a crash leaves the raw layer with whole
+batches only and the next build goes on with the files not yet recorded; staging, validation
+and de-duplication never hold more than a batch, whatever the backlog. Bad lines and unreadable
+files are quarantined in ``raw.rejected_events`` with their reason; the rest is ingested.
 """
 
 from __future__ import annotations

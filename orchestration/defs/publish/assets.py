@@ -35,6 +35,7 @@ def serving_snapshot(context: dg.AssetExecutionContext, tallyhouse: TallyhouseRe
             input_fingerprint=input_fingerprint(warehouse, settings, now),
             project_fingerprint=project_fingerprint(settings),
             rewrite_all=settings.full_refresh,
+            slice_rows=settings.build_slice_events,
         )
     reused = ", ".join(f"{name} {rows:,} rows" for name, rows in snapshot.changed.items())
     context.log.info(

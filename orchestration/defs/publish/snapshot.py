@@ -79,6 +79,7 @@ def publish(
     input_fingerprint: str | None = None,
     project_fingerprint: str | None = None,
     rewrite_all: bool = False,
+    slice_rows: int = 10_000_000,
 ) -> PublishedSnapshot:
     snapshots = serving_dir / "snapshots"
     snapshots.mkdir(parents=True, exist_ok=True)
@@ -122,7 +123,7 @@ def publish(
         for schema, name in tables:
             written = _write_changes(warehouse, schema, name, appended.get(name))
             if written is None:
-                _replace(warehouse, schema, name)
+                _replace(warehouse, schema, name, slice_rows)
                 appended[name] = 0
             else:
                 changed[name] = written
@@ -144,12 +145,44 @@ def publish(
     return PublishedSnapshot(version=version, path=target, tables=counts, changed=changed)
 
 
-def _replace(warehouse: duckdb.DuckDBPyConnection, schema: str, name: str) -> None:
+def _replace(warehouse: duckdb.DuckDBPyConnection, schema: str, name: str, slice_rows: int) -> None:
+    """Write a table whole, sorted; an event fact of more than `slice_rows` rows is sorted and
+    appended a slice of ingest runs at a time, so that the sort spills one slice, not the
+    history (each slice's row groups are still narrow in the sort keys)."""
     # identifiers come from the catalog, never from input
+    source, copied = f'{schema}."{name}"', f'snapshot.main."{name}"'
     order = f" order by {SORT_KEYS[name]}" if name in SORT_KEYS else ""
-    warehouse.execute(
-        f'create or replace table snapshot.main."{name}" as select * from {schema}."{name}"{order}'
-    )
+    sliced = name in APPEND_ONLY and "ingest_run_id" in dict(_columns(warehouse, source))
+    slices = _run_slices(warehouse, source, slice_rows) if sliced else []
+    if len(slices) <= 1:
+        warehouse.execute(f"create or replace table {copied} as select * from {source}{order}")
+        return
+    warehouse.execute(f"create or replace table {copied} as select * from {source} limit 0")
+    for first, last in slices:
+        warehouse.execute(
+            f"insert into {copied} select * from {source} "
+            f"where ingest_run_id between $1 and $2{order}",
+            [first, last],
+        )
+
+
+def _run_slices(
+    warehouse: duckdb.DuckDBPyConnection, source: str, slice_rows: int
+) -> list[tuple[int, int]]:
+    """The first and last ingest run of consecutive slices of about `slice_rows` rows."""
+    slices: list[tuple[int, int]] = []
+    first, rows = None, 0
+    for run, count in warehouse.execute(
+        f"select ingest_run_id, count(*) from {source} group by 1 order by 1"
+    ).fetchall():
+        first = run if first is None else first
+        rows += count
+        if rows >= slice_rows:
+            slices.append((first, run))
+            first, rows = None, 0
+    if first is not None:
+        slices.append((first, run))
+    return slices
 
 
 def _columns(warehouse: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:

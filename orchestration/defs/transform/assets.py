@@ -1,6 +1,7 @@
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -8,6 +9,7 @@ from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.defs.resources import TallyhouseResource, dbt_as_of, dbt_vars
 from orchestration.lib.build_state import (
+    catch_up_bounds,
     input_fingerprint,
     published_fingerprint,
     record_tested_build,
@@ -18,6 +20,11 @@ from orchestration.lib.lake import export_raw
 from orchestration.settings import DBT_PROJECT_DIR
 
 INVOCATIONS_KEPT = 10
+# the incremental models with one row per event, which a backlog's catch-up passes build
+EVENT_FACTS = ("fct_usage_costs", "fct_metric_events")
+# what dbt reads when a model runs (dbt_project/macros/incremental.sql)
+THROUGH_VARIABLE = "TALLYHOUSE_DBT_THROUGH_INGEST_RUN"
+FACTS_CAUGHT_UP_VARIABLE = "TALLYHOUSE_DBT_FACTS_CAUGHT_UP"
 
 # the manifest is derived from the project's files: (re)parse when they are newer
 ensure_manifest()
@@ -50,15 +57,68 @@ def tallyhouse_dbt_models(
             exported = export_raw(warehouse, settings.lake_dir)
         context.log.info(f"exported the raw layer to {settings.lake_dir / 'raw'}: {exported}")
     command = ["build", "--target", settings.engine, "--vars", json.dumps(variables)]
+    caught_up = _catch_up(context, dbt, tallyhouse, command)
     if settings.full_refresh:
         command.append("--full-refresh")
-    invocation = dbt.cli(command, context=context)
-    yield from invocation.stream()  # raises when a model or a test failed
+    if caught_up and settings.full_refresh:
+        # the facts were rebuilt pass by pass: this pass appends the rest to them
+        os.environ[FACTS_CAUGHT_UP_VARIABLE] = "1"
+    try:
+        invocation = dbt.cli(command, context=context)
+        yield from invocation.stream()  # raises when a model or a test failed
+    finally:
+        os.environ.pop(FACTS_CAUGHT_UP_VARIABLE, None)
     _keep_partial_parse(invocation.target_path)
     with tallyhouse.connect() as warehouse:
         # the next builds' event-level tests read only newer rows (dbt_project/macros/tests.sql)
         record_tested_build(warehouse, now)
     _prune_invocations(invocation.target_path, keep=INVOCATIONS_KEPT)
+
+
+def _catch_up(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    tallyhouse: TallyhouseResource,
+    command: list[str],
+) -> int:
+    """Build the event facts (and what they read) through a backlog's slices of ingest runs,
+    one dbt pass each, before the build's own pass; returns how many passes ran. Data tests
+    wait for the build's own pass, which tests every new row at once."""
+    settings = tallyhouse.settings()
+    if settings.engine != "duckdb":
+        return 0  # Spark's cluster is sized for its data: one pass
+    with tallyhouse.connect(read_only=True) as warehouse:
+        bounds = catch_up_bounds(
+            warehouse, rebuild=settings.full_refresh, slice_events=settings.build_slice_events
+        )
+    for number, (through, events) in enumerate(bounds, start=1):
+        started = time.monotonic()
+        context.log.info(
+            f"catch-up pass {number} of {len(bounds)}: pricing {events:,} events of ingest runs "
+            f"through {through}"
+        )
+        passed = [*command, "--select", " ".join(f"+{m}" for m in EVENT_FACTS)]
+        passed += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+        if settings.full_refresh and number == 1:
+            passed.append("--full-refresh")
+        os.environ[THROUGH_VARIABLE] = str(through)
+        try:
+            invocation = dbt.cli(
+                passed,
+                manifest=dbt_project.manifest_path,
+                # beside the build's own invocations, pruned with them
+                target_path=DBT_PROJECT_DIR
+                / "target"
+                / f"tallyhouse_dbt_models-{context.run.run_id[:7]}-catch-up-{number}",
+            )
+            invocation.wait()  # raises when a model failed
+        finally:
+            os.environ.pop(THROUGH_VARIABLE, None)
+        _prune_invocations(invocation.target_path, keep=INVOCATIONS_KEPT)
+        context.log.info(
+            f"catch-up pass {number} of {len(bounds)} done in {time.monotonic() - started:.1f} s"
+        )
+    return len(bounds)
 
 
 def _keep_partial_parse(invocation_target: Path) -> None:
