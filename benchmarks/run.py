@@ -60,6 +60,7 @@ def measure_size(events: int, options: argparse.Namespace) -> dict[str, object]:
         metric_ids = create_metrics(home)
         print(f"[{events:,}] cold build", flush=True)
         cold_s, cold_peak = _build(env)
+        print(f"[{events:,}] cold build: {cold_s:.1f} s, peak RSS {cold_peak / 2**20:,.0f} MB")
         print(f"[{events:,}] floor and pandas", flush=True)
         floor = run_floor(home, env)
         pandas = run_pandas(home, env) if events <= options.pandas_max_events else None
