@@ -7,7 +7,7 @@ the raw layer — the row count of each table the ingest only appends to, and a 
 row of the small tables it rewrites (metric definitions, the inbox watermark), leaving out
 columns that change with every build (when the definitions were exported). The ingest's
 own ledger (``raw.ingest_runs``, one row per run even when nothing was found) and the log of
-tested builds (``raw.tested_builds``) are left out.
+tested builds (``raw.tested_builds``) and the cache of landing files' hashes are left out.
 Each snapshot records the digest it was built from (``snapshot_info.input_fingerprint``).
 """
 
@@ -22,7 +22,8 @@ import duckdb
 from orchestration.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
 
 APPEND_ONLY_RAW_TABLES = frozenset({"usage_events", "rejected_events", "landing_files"})
-LEDGER_RAW_TABLES = frozenset({"ingest_runs", "tested_builds"})
+# the ledger of runs and tested builds, and a cache of file hashes
+LEDGER_RAW_TABLES = frozenset({"ingest_runs", "tested_builds", "landing_file_hashes"})
 # columns that change with every build without changing what dbt builds
 VOLATILE_COLUMNS = frozenset({"exported_at"})
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -191,6 +193,32 @@ class TestExactlyOnce:
         (landing / "bad org!").mkdir()
         write_jsonl(landing / "bad org!" / "a.jsonl", [GOOD])
         assert run(con, landing).files_ingested == 0
+
+
+class TestRememberedHashes:
+    def test_a_file_unchanged_in_size_and_time_is_not_read_again_and_a_touched_one_is(
+        self, con, landing
+    ):
+        path = landing / "acme" / "a.jsonl"
+        write_jsonl(path, [GOOD])
+        assert run(con, landing).events_ingested == 1
+        stat = path.stat()
+        # other content of the same size, the same modification time: the remembered hash
+        # stands, so the file is the one already ingested (the trade git and rsync make)
+        write_jsonl(path, [dict(GOOD, idempotencyKey="k-9")])
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        second = run(con, landing)
+        assert (second.files_skipped, second.files_ingested, second.events_ingested) == (1, 0, 0)
+        # a new modification time: read again, a new file, its event ingested
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+        third = run(con, landing)
+        assert (third.files_skipped, third.files_ingested, third.events_ingested) == (0, 1, 1)
+        assert con.execute(
+            "select idempotency_key from raw.usage_events order by 1"
+        ).fetchall() == [("k-1",), ("k-9",)]
+        assert con.execute(
+            "select file_sha256 from raw.landing_file_hashes where relative_path = 'acme/a.jsonl'"
+        ).fetchall() == [(hashlib.sha256(path.read_bytes()).hexdigest(),)]
 
 
 class TestBatches:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -48,6 +49,7 @@ class LandingFile:
     file_format: str
     sha256: str
     size_bytes: int
+    modified_ns: int
 
 
 @dataclass
@@ -70,8 +72,16 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def discover(landing_dir: Path) -> list[LandingFile]:
-    """Every complete landing file under landing/<organization-id>/, in a stable order."""
+def discover(
+    landing_dir: Path, known_hashes: Mapping[tuple[str, int, int], str] | None = None
+) -> list[LandingFile]:
+    """Every complete landing file under landing/<organization-id>/, in a stable order.
+
+    `known_hashes`: content hashes by (relative path, size, modification time in ns) from
+    earlier builds; a file whose path, size and time all match is not read again (as git and
+    rsync do), so a build over a large history of files costs a `stat` each, not a full read.
+    """
+    known = known_hashes or {}
     found: list[LandingFile] = []
     if not landing_dir.is_dir():
         return found
@@ -82,17 +92,48 @@ def discover(landing_dir: Path) -> list[LandingFile]:
             file_format = FORMATS.get(path.suffix.lower())
             if file_format is None or not path.is_file():
                 continue
+            stat = path.stat()
+            relative = str(path.relative_to(landing_dir))
             found.append(
                 LandingFile(
                     organization_id=org_dir.name,
                     path=path,
-                    relative_path=str(path.relative_to(landing_dir)),
+                    relative_path=relative,
                     file_format=file_format,
-                    sha256=_sha256(path),
-                    size_bytes=path.stat().st_size,
+                    sha256=known.get((relative, stat.st_size, stat.st_mtime_ns)) or _sha256(path),
+                    size_bytes=stat.st_size,
+                    modified_ns=stat.st_mtime_ns,
                 )
             )
     return found
+
+
+def _known_hashes(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, int, int], str]:
+    return {
+        (path, size, modified): sha
+        for path, size, modified, sha in con.execute(
+            "select relative_path, size_bytes, modified_ns, file_sha256 from raw.landing_file_hashes"
+        ).fetchall()
+    }
+
+
+def _remember_hashes(
+    con: duckdb.DuckDBPyConnection,
+    files: list[LandingFile],
+    known: Mapping[tuple[str, int, int], str],
+) -> None:
+    """Record the hashes just computed. A cache of file contents, not of what was ingested:
+    written whatever the ingest then does (a hash is the content's, ingested or not)."""
+    new = [f for f in files if (f.relative_path, f.size_bytes, f.modified_ns) not in known]
+    if not new:
+        return
+    columns = [
+        [f.relative_path for f in new],
+        [f.size_bytes for f in new],
+        [f.modified_ns for f in new],
+        [f.sha256 for f in new],
+    ]
+    con.execute(load_sql(SQL_DIR, "remember_file_hashes"), columns)
 
 
 def _tabular_lines_sql(con: duckdb.DuckDBPyConnection, file: LandingFile) -> str:
@@ -151,7 +192,9 @@ def ingest(
             "select organization_id, file_sha256 from raw.landing_files"
         ).fetchall()
     }
-    discovered = discover(landing_dir)
+    known = _known_hashes(con)
+    discovered = discover(landing_dir, known)
+    _remember_hashes(con, discovered, known)
     files = [f for f in discovered if (f.organization_id, f.sha256) not in seen]
     report = IngestReport(ingest_run_id=0, files_skipped=len(discovered) - len(files))
     unique = list({(f.organization_id, f.sha256): f for f in files}.values())

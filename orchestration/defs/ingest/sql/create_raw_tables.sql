@@ -75,3 +75,12 @@ create table if not exists raw.ingest_runs (
     events_rejected bigint not null,
     duplicates bigint not null
 );
+
+-- A cache of landing files' content hashes by path, size and modification time: a build reads
+-- again only the files whose size or time changed (orchestration/defs/ingest/landing.py).
+create table if not exists raw.landing_file_hashes (
+    relative_path varchar not null primary key,
+    size_bytes bigint not null,
+    modified_ns bigint not null,
+    file_sha256 varchar not null
+);
