@@ -60,19 +60,3 @@
 {% macro duckdb__inlined() -%}
     not materialized
 {%- endmacro %}
-
-{#- A fixed-size key for grouping and joining by event id: on DuckDB its 128-bit MD5 (event
-    ids are themselves MD5-derived, so this is as unique as they are), because grouping or
-    joining ~100M distinct strings does not fit a 1 GB memory limit there, while fixed-size
-    keys spill. Other engines: the id itself. -#}
-{% macro event_key(event_id) -%}
-    {{ return(adapter.dispatch('event_key', 'tallyhouse')(event_id)) }}
-{%- endmacro %}
-
-{% macro default__event_key(event_id) -%}
-    {{ event_id }}
-{%- endmacro %}
-
-{% macro duckdb__event_key(event_id) -%}
-    md5_number({{ event_id }})
-{%- endmacro %}

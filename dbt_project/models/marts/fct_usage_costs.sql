@@ -4,13 +4,17 @@
     on_schema_change='fail'
 ) }}
 
-with events as (
-    select * from {{ ref('stg_tallyhouse__usage_events') }}
-    where {{ only_new_ingest_runs() }}
-),
+{#- One row per event, priced in that row: its usage components (macros/usage.sql) each meet
+    their price through joins with small tables (the model's name, its price-set cell, each
+    component's tier), so the events stream through and nothing the size of the events is
+    grouped, joined or held; a slice of any size fits the memory limit. The per-component
+    views (int_usage_components_priced) give the same prices part by part. -#}
 
-components as (
-    select * from {{ ref('int_usage_components_priced') }}
+with events as (
+    select
+        *,
+        {{ pricing_basis_of('usage_events') }} as components_basis
+    from {{ ref('stg_tallyhouse__usage_events') }} as usage_events
     where {{ only_new_ingest_runs() }}
 ),
 
@@ -18,66 +22,101 @@ model_refs as (
     select * from {{ ref('int_model_refs_resolved') }}
 ),
 
+cells as (
+    select * from {{ ref('int_price_set_cells') }}
+),
+
+tiers as (
+    select * from {{ ref('int_price_tiers') }}
+),
+
+resolved as (
+    select
+        events.*,
+        model_refs.provider_id,
+        model_refs.price_provider_id,
+        model_refs.model_id,
+        coalesce(cells.price_set_index, 0) as price_set_index,
+        {{ tier_input_tokens_of('events', 'events.components_basis') }} as tier_input_tokens
+    from events
+    left join model_refs
+        on events.model_ref = model_refs.model_ref
+        and coalesce(events.provider_ref, '~null~') = coalesce(model_refs.provider_ref, '~null~')
+    left join cells
+        on model_refs.price_provider_id = cells.provider_id
+        and model_refs.model_id = cells.model_id
+        and {{ in_price_set_cell('cells', 'events.event_at') }}
+),
+
+priced as (
+    select
+        resolved.*,
+        {{ usage_type_prices('resolved', 'resolved.components_basis') }}
+    from resolved
+    {{ join_usage_type_tiers('resolved', 'tiers') }}
+),
+
+-- the component costs are summed as DECIMAL(32,18), so that the sum keeps 18 decimals on
+-- every engine (a sum of DECIMAL(38,18) values loses one on Spark)
 event_costs as (
     select
-        {{ event_key('event_id') }} as event_key,
-        max(pricing_basis) as pricing_basis,
-        max(price_set_id) as price_set_id,
-        count(*) as components,
-        count(price_id) as components_priced,
-        sum(coalesce(cost_usd, 0)) as cost_usd,
-        sum(case when usage_type = 'input' then quantity end) as input_tokens,
-        sum(case when usage_type = 'output' then quantity end) as output_tokens,
-        sum(case when usage_type = 'cache_read' then quantity end) as cache_read_tokens,
-        sum(case when usage_type = 'cache_write' then quantity end) as cache_write_tokens,
-        sum(case when usage_type = 'reasoning' then quantity end) as reasoning_tokens
-    from components
-    group by {{ event_key('event_id') }}
+        priced.*,
+        {{ for_usage_types(
+            "case when {u}_quantity is not null then 1 else 0 end", " + "
+        ) }} as components,
+        {{ for_usage_types(
+            "case when {u}_quantity is not null and {u}_price_id is not null then 1 else 0 end",
+            " + "
+        ) }} as components_priced,
+        {{ for_usage_types(
+            "cast(coalesce(" ~ component_cost("{u}_quantity", "{u}_usd_per_unit") ~ ", 0) as decimal(32, 18))",
+            " + "
+        ) }} as components_cost_usd,
+        coalesce(
+            {{ for_usage_types("case when {u}_quantity is not null then {u}_price_set_id end", ", ") }}
+        ) as components_price_set_id
+    from priced
 ),
 
 final as (
     select
-        events.event_id,
-        events.organization_id,
-        events.idempotency_key,
-        events.event_type,
-        events.metric_name,
-        events.quantity,
-        events.end_user_id,
-        coalesce(model_refs.model_id, events.model_ref) as model,
-        events.model_ref,
-        coalesce(model_refs.provider_id, lower(trim(events.provider_ref))) as provider,
-        events.provider_ref,
-        events.feature,
-        events.event_at,
-        cast(events.event_at as date) as event_date,
-        events.received_at,
-        cast(event_costs.input_tokens as decimal(18, 6)) as input_tokens,
-        cast(event_costs.output_tokens as decimal(18, 6)) as output_tokens,
-        cast(event_costs.cache_read_tokens as decimal(18, 6)) as cache_read_tokens,
-        cast(event_costs.cache_write_tokens as decimal(18, 6)) as cache_write_tokens,
-        cast(event_costs.reasoning_tokens as decimal(18, 6)) as reasoning_tokens,
-        cast(coalesce(events.caller_cost_usd, coalesce(event_costs.cost_usd, 0)) as decimal(38, 18)) as cost_usd,
-        event_costs.price_set_id,
+        event_id,
+        organization_id,
+        idempotency_key,
+        event_type,
+        metric_name,
+        quantity,
+        end_user_id,
+        coalesce(model_id, model_ref) as model,
+        model_ref,
+        coalesce(provider_id, lower(trim(provider_ref))) as provider,
+        provider_ref,
+        feature,
+        event_at,
+        cast(event_at as date) as event_date,
+        received_at,
+        cast(input_quantity as decimal(18, 6)) as input_tokens,
+        cast(output_quantity as decimal(18, 6)) as output_tokens,
+        cast(cache_read_quantity as decimal(18, 6)) as cache_read_tokens,
+        cast(cache_write_quantity as decimal(18, 6)) as cache_write_tokens,
+        cast(reasoning_quantity as decimal(18, 6)) as reasoning_tokens,
+        cast(coalesce(caller_cost_usd, components_cost_usd) as decimal(38, 18)) as cost_usd,
+        components_price_set_id as price_set_id,
         case
-            when events.caller_cost_usd is not null then 'caller_cost'
-            when event_costs.event_key is null then 'not_applicable'
-            when event_costs.components_priced = event_costs.components then 'priced'
-            when event_costs.components_priced = 0 then 'unpriced'
+            when caller_cost_usd is not null then 'caller_cost'
+            when components = 0 then 'not_applicable'
+            when components_priced = components then 'priced'
+            when components_priced = 0 then 'unpriced'
             else 'partially_priced'
         end as pricing_status,
         case
-            when events.caller_cost_usd is not null then 'caller_cost'
-            else coalesce(event_costs.pricing_basis, 'not_applicable')
+            when caller_cost_usd is not null then 'caller_cost'
+            else coalesce(components_basis, 'not_applicable')
         end as pricing_basis,
-        events.event_string,
-        events.metadata,
-        events.ingest_run_id
-    from events
-    left join event_costs on {{ event_key('events.event_id') }} = event_costs.event_key
-    left join model_refs
-        on events.model_ref = model_refs.model_ref
-        and coalesce(events.provider_ref, '~null~') = coalesce(model_refs.provider_ref, '~null~')
+        event_string,
+        metadata,
+        ingest_run_id
+    from event_costs
 )
 
 select * from final
