@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from decimal import ROUND_HALF_EVEN, Decimal
 
+import duckdb
 import pytest
 
 from tests.conftest import FIXTURE_EVENTS, MALFORMED_LINES
@@ -129,3 +130,29 @@ def test_dated_model_names_roll_up_to_their_model(snapshot):
         "select distinct model from fct_usage_costs where model_ref = 'gpt-4o-2024-08-06'"
     ).fetchall()
     assert rows == [("gpt-4o",)]
+
+
+def test_the_component_view_prices_each_event_as_calc_price_does(expected, home_copy):
+    """int_usage_components_priced, the analysts' part-by-part prices, on its own (the fact
+    prices each event in one row with the same rules): its costs summed per event."""
+    with duckdb.connect(str(home_copy.warehouse_path), read_only=True) as warehouse:
+        rows = warehouse.execute(
+            "select events.organization_id, events.idempotency_key, "
+            "sum(coalesce(parts.cost_usd, 0)), count(parts.price_id), count(*) "
+            "from intermediate.int_usage_components_priced as parts "
+            "join raw.usage_events as events using (event_id) group by all"
+        ).fetchall()
+    parts = {(org, key): (cost, priced, total) for org, key, cost, priced, total in rows}
+    with_parts = {"priced", "partially_priced", "unpriced"}
+    assert parts.keys() == {k for k, e in expected.items() if e.status in with_parts}
+    wrong = [
+        (key, cost, expected[key].cost_usd)
+        for key, (cost, _, _) in parts.items()
+        if abs(cost - expected[key].cost_usd) > Decimal("1e-9")
+    ]
+    assert wrong == []
+    statuses = {
+        key: "priced" if priced == total else "unpriced" if priced == 0 else "partially_priced"
+        for key, (_, priced, total) in parts.items()
+    }
+    assert statuses == {key: expected[key].status for key in parts}
