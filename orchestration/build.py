@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from orchestration.defs.publish.snapshot import current_snapshot_path
+from orchestration.lib.source_state import (
+    LastBuild,
+    record_last_build,
+    source_digest,
+    unchanged_since_last_build,
+)
 from orchestration.settings import Settings
 
 
@@ -23,6 +30,8 @@ class BuildSummary:
     snapshot_path: str | None
     cost_usd_total: str | None
     published: bool  # False: nothing new since the serving snapshot, which is kept
+    # True: nothing had changed since the last build (run_id): no run was started
+    run_skipped: bool = False
     # Dagster asset checks on the snapshot, by name: passed, and their figures
     checks: dict[str, tuple[bool, dict[str, object]]] = field(default_factory=dict)
 
@@ -34,12 +43,57 @@ def _metadata(result, asset: str) -> dict[str, object]:
     return {}
 
 
-def run_build(settings: Settings) -> BuildSummary:
-    """Materialize every asset (ingest → dbt build → publish) in this process."""
+def run_build(settings: Settings, *, skip_unchanged: bool = False) -> BuildSummary:
+    """Materialize every asset (ingest → dbt build → publish) in this process. With
+    `skip_unchanged`, first compare the build's sources with the last successful build's: when
+    nothing changed and its snapshot is still served, start no run and return its figures
+    (orchestration/lib/source_state.py)."""
+    digest = source_digest(settings, settings.clock())
+    if skip_unchanged and not settings.full_refresh:
+        last = unchanged_since_last_build(settings, digest)
+        if last is not None:
+            return BuildSummary(
+                run_id=last.run_id,
+                success=True,
+                events_ingested=0,
+                events_rejected=0,
+                duplicates=0,
+                files_ingested=0,
+                files_skipped=last.files_known,
+                events_total=last.events_total,
+                snapshot_version=last.snapshot_version,
+                snapshot_path=last.snapshot_path,
+                cost_usd_total=last.cost_usd_total,
+                published=False,
+                run_skipped=True,
+            )
+    summary = _run_job(settings)
+    if summary.success and summary.snapshot_path and summary.snapshot_version:
+        record_last_build(
+            settings,
+            LastBuild(
+                source_digest=digest,
+                snapshot_path=str(Path(summary.snapshot_path).resolve()),
+                snapshot_version=summary.snapshot_version,
+                run_id=summary.run_id,
+                files_known=summary.files_ingested + summary.files_skipped,
+                events_total=summary.events_total,
+                cost_usd_total=summary.cost_usd_total,
+            ),
+        )
+    return summary
+
+
+def _run_job(settings: Settings) -> BuildSummary:
     import dagster as dg
 
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    instance_config = settings.dagster_home / "dagster.yaml"
+    if not instance_config.exists():
+        # Dagster's defaults (run history in SQLite under this folder), without its usage
+        # statistics: as for dbt's, a build sends nothing anywhere
+        instance_config.write_text("telemetry:\n  enabled: false\n")
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     from orchestration.definitions import defs
 

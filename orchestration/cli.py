@@ -63,6 +63,13 @@ def build(
         bool,
         typer.Option(help="Rebuild the event facts from scratch (reprices history)."),
     ] = False,
+    always_run: Annotated[
+        bool,
+        typer.Option(
+            help="Start a Dagster run even when nothing changed since the last build (which "
+            "otherwise says so and starts none)."
+        ),
+    ] = False,
 ) -> None:
     """Ingest new landing data, build the marts with dbt, publish a serving snapshot."""
     if engine is not None:
@@ -71,7 +78,7 @@ def build(
         os.environ["TALLYHOUSE_ENGINE"] = engine  # the one settings object reads it
     if full_refresh:
         os.environ["TALLYHOUSE_FULL_REFRESH"] = "true"
-    summary = _build()
+    summary = _build(skip_unchanged=not always_run)
     if not summary.success:
         raise typer.Exit(code=1)
 
@@ -80,14 +87,23 @@ def _usd(amount: str | None) -> str:
     return "0.00" if amount is None else f"{Decimal(amount):,.2f}"
 
 
-def _build():
+def _build(*, skip_unchanged: bool = True):
     from orchestration.build import run_build
 
     settings = get_settings()
     console.print(
         f"building the warehouse in {settings.root} (Dagster run view: dagster dev -w workspace.yaml)"
     )
-    summary = run_build(settings)
+    summary = run_build(settings, skip_unchanged=skip_unchanged)
+    if summary.run_skipped:
+        console.print(
+            f"nothing new since build {summary.run_id[:8]} (landing files, API inbox, metric "
+            "definitions, models, prices, settings and date unchanged): no run started; "
+            f"{summary.files_skipped} files already ingested, {summary.events_total:,} events "
+            f"in the warehouse, total cost ${_usd(summary.cost_usd_total)}; serving snapshot "
+            f"{summary.snapshot_version}"
+        )
+        return summary
     status = "[green]succeeded[/green]" if summary.success else "[red]failed[/red]"
     console.print(
         f"build {summary.run_id[:8]} {status}: {summary.files_ingested} new files "

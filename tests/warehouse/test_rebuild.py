@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import subprocess
+import sys
+from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
+import pytest
 from dbt.cli.main import dbtRunner
 
+from api.metrics.schemas import MetricCreate
+from api.metrics.service import create_metric
+from api.usage_events.service import event_id_for
 from orchestration.build import run_build
 from orchestration.defs.resources import dbt_vars
+from orchestration.lib.control_store import engine_for, landing_events
 from orchestration.lib.generator import generate_events
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.lib.metric_sandbox import SandboxLimits
+from orchestration.settings import DBT_PROJECT_DIR, Settings
 
 MART_QUERIES = {
     "fct_usage_costs": "select event_id, cost_usd, pricing_status from fct_usage_costs",
@@ -246,3 +258,97 @@ def test_a_new_event_repeating_a_tested_one_fails_the_raw_unique_test(home_copy,
             [newest + 1],
         )
     assert _dbt_test(home_copy, name, tmp_path / "b") == "fail"
+
+
+# `tallyhouse build` with nothing changed since the last build starts no run
+# (orchestration/lib/source_state.py); any change to what a build reads starts one.
+
+TALLYHOUSE = str(Path(sys.executable).parent / "tallyhouse")
+LATE_EVENT = {
+    "eventType": "llm_call",
+    "metricName": "tokens",
+    "quantity": 5,
+    "idempotencyKey": "late-1",
+    "timestamp": "2026-11-24T11:00:00Z",
+    "userId": "user_late",
+}
+
+
+def _ingest_runs(settings: Settings) -> int:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        return con.execute("select count(*) from raw.ingest_runs").fetchone()[0]
+
+
+def test_a_build_with_nothing_changed_since_the_last_starts_no_run(home_copy):
+    last = run_build(home_copy)  # records what it started from
+    runs = _ingest_runs(home_copy)
+    done = subprocess.run(
+        [TALLYHOUSE, "build"], env=os.environ.copy(), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"nothing new since build {last.run_id[:8]}" in done.stderr
+    assert "no run started" in done.stderr
+    assert f"{last.events_total:,} events in the warehouse" in done.stderr
+    assert f"serving snapshot {last.snapshot_version}" in done.stderr
+    # no Dagster run: not even the ingest's ledger has a new row
+    assert _ingest_runs(home_copy) == runs
+    assert str(home_copy.current_snapshot.resolve()) == last.snapshot_path
+    again = run_build(home_copy, skip_unchanged=True)
+    assert again.run_skipped and again.run_id == last.run_id
+    assert (again.events_total, again.cost_usd_total) == (last.events_total, last.cost_usd_total)
+
+
+def _new_landing_file(settings: Settings) -> int:
+    (settings.landing_dir / "acme" / "late.jsonl").write_text(json.dumps(LATE_EVENT) + "\n")
+    return 1
+
+
+def _new_inbox_event(settings: Settings) -> int:
+    body = json.dumps(LATE_EVENT, separators=(",", ":"))
+    with engine_for(settings.control_store_url).begin() as store:
+        store.execute(
+            landing_events.insert().values(
+                organization_id="acme",
+                idempotency_key=LATE_EVENT["idempotencyKey"],
+                event_id=event_id_for("acme", LATE_EVENT["idempotencyKey"]),
+                request_hash=hashlib.sha256(body.encode()).hexdigest(),
+                body=body,
+                received_at=datetime(2026, 11, 24, 11, 30),
+            )
+        )
+    return 1
+
+
+def _new_metric_definition(settings: Settings) -> int:
+    body = MetricCreate(name="Late logins", queryType="simple", aggregationType="count",
+                        eventName="user-login", valueType="NUMERIC")  # fmt: skip
+    create_metric(engine_for(settings.control_store_url), "acme", body, settings.clock(),
+                  SandboxLimits(seconds=1))  # fmt: skip
+    return 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_new_landing_file, _new_inbox_event, _new_metric_definition],
+    ids=lambda f: f.__name__,
+)
+def test_a_build_after_a_change_starts_a_run(home_copy, change):
+    last = run_build(home_copy)
+    runs = _ingest_runs(home_copy)
+    events = change(home_copy)
+    summary = run_build(home_copy, skip_unchanged=True)
+    assert summary.success and not summary.run_skipped
+    assert summary.run_id != last.run_id
+    assert _ingest_runs(home_copy) == runs + 1
+    assert summary.events_ingested == events
+    assert summary.events_total == last.events_total + events
+    # what it built is published, and the next build with nothing new starts no run
+    assert summary.published
+    assert run_build(home_copy, skip_unchanged=True).run_id == summary.run_id
+
+
+def test_a_build_on_another_day_starts_a_run(home_copy, monkeypatch):
+    last = run_build(home_copy)
+    monkeypatch.setenv("TALLYHOUSE_NOW", "2026-11-25T00:30:00Z")
+    summary = run_build(Settings(), skip_unchanged=True)
+    assert summary.success and not summary.run_skipped and summary.run_id != last.run_id

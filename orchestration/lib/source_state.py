@@ -1,0 +1,88 @@
+"""What a build would start from, read without starting one.
+
+A build is a function of its sources: the landing files, the API inbox and the metric
+definitions (both in the control store), the dbt project with its price seeds, the settings
+and the build's UTC date. ``source_digest`` reads them all cheaply — a `stat` per landing
+file, a count and the last sequence number of the inbox, every definition row — before the
+build's ingest reads anything. When a build succeeds, its digest is written beside the
+serving snapshot it left current (``last_build.json`` in the home). A later `tallyhouse build`
+whose digest is the same, while that snapshot is still the current one, has nothing to do:
+it says so and starts no Dagster run (docs/operations.md#nothing-new).
+
+The digest is conservative: anything that might change a build (a file touched, a setting
+changed, a row appended to the inbox by a transaction that commits late) changes it, and
+then the build runs in full and decides for itself (orchestration/lib/build_state.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from orchestration.lib.build_state import project_fingerprint
+from orchestration.lib.control_store import engine_for, landing_events, metric_definitions
+from orchestration.settings import Settings
+
+STATE_FILE = "last_build.json"
+# settings that never change what a build produces: the clock (its date is in the digest)
+UNBUILT_SETTINGS = frozenset({"now"})
+
+
+@dataclass(frozen=True)
+class LastBuild:
+    """A successful build: what it started from, the snapshot it left current, its figures."""
+
+    source_digest: str
+    snapshot_path: str
+    snapshot_version: str
+    run_id: str
+    files_known: int
+    events_total: int
+    cost_usd_total: str | None
+
+
+def source_digest(settings: Settings, now: datetime) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"project={project_fingerprint(settings)};date={now:%Y-%m-%d}\n".encode())
+    digest.update(settings.model_dump_json(exclude=set(UNBUILT_SETTINGS)).encode())
+    landing = settings.landing_dir
+    for folder, _, names in sorted(os.walk(landing)) if landing.is_dir() else []:
+        for name in sorted(names):
+            stat = os.stat(os.path.join(folder, name))
+            relative = os.path.relpath(os.path.join(folder, name), landing)
+            digest.update(f"\n{relative}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    with engine_for(settings.control_store_url).connect() as store:
+        inbox = store.execute(sa.select(sa.func.count(), sa.func.max(landing_events.c.seq))).one()
+        definitions = store.execute(
+            sa.select(metric_definitions).order_by(metric_definitions.c.metric_id)
+        ).all()
+    digest.update(f"\ninbox={tuple(inbox)}\n".encode())
+    for row in definitions:
+        digest.update(repr(tuple(row)).encode())
+    return digest.hexdigest()
+
+
+def record_last_build(settings: Settings, build: LastBuild) -> None:
+    path = settings.root / STATE_FILE
+    staging = path.with_name(f"{STATE_FILE}.{os.getpid()}.tmp")
+    staging.write_text(json.dumps(asdict(build), indent=2))
+    os.replace(staging, path)
+
+
+def unchanged_since_last_build(settings: Settings, digest: str) -> LastBuild | None:
+    """The last successful build, when nothing has changed since it and its snapshot is still
+    the one served; else None (the build must run)."""
+    try:
+        build = LastBuild(**json.loads((settings.root / STATE_FILE).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    current = settings.current_snapshot
+    if build.source_digest != digest or not current.exists():
+        return None
+    return build if str(Path(current).resolve()) == build.snapshot_path else None
