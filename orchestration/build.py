@@ -12,6 +12,7 @@ from orchestration.lib.source_state import (
     record_last_build,
     source_digest,
     unchanged_since_last_build,
+    warehouse_state,
 )
 from orchestration.settings import Settings
 
@@ -79,6 +80,7 @@ def run_build(settings: Settings, *, skip_unchanged: bool = False) -> BuildSumma
                 files_known=summary.files_ingested + summary.files_skipped,
                 events_total=summary.events_total,
                 cost_usd_total=summary.cost_usd_total,
+                warehouse_state=warehouse_state(settings),
             ),
         )
     return summary

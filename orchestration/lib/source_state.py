@@ -6,8 +6,9 @@ and the build's UTC date. ``source_digest`` reads them all cheaply — a `stat` 
 file, a count and the last sequence number of the inbox, every definition row — before the
 build's ingest reads anything. When a build succeeds, its digest is written beside the
 serving snapshot it left current (``last_build.json`` in the home). A later `tallyhouse build`
-whose digest is the same, while that snapshot is still the current one, has nothing to do:
-it says so and starts no Dagster run (docs/operations.md#nothing-new).
+whose digest is the same, while that snapshot is still the current one and the warehouse file
+is as that build left it, has nothing to do: it says so and starts no Dagster run
+(docs/operations.md#builds-with-nothing-new).
 
 The digest is conservative: anything that might change a build (a file touched, a setting
 changed, a row appended to the inbox by a transaction that commits late) changes it, and
@@ -45,6 +46,9 @@ class LastBuild:
     files_known: int
     events_total: int
     cost_usd_total: str | None
+    # the warehouse file as the build left it: anything that wrote to it since (a scheduled
+    # run, a hand-made change) or removed it means the build must run
+    warehouse_state: list[list[int] | None]
 
 
 def source_digest(settings: Settings, now: datetime) -> str:
@@ -68,6 +72,19 @@ def source_digest(settings: Settings, now: datetime) -> str:
     return digest.hexdigest()
 
 
+def warehouse_state(settings: Settings) -> list[list[int] | None]:
+    """Size and modification time (ns) of the warehouse file and of its write-ahead log."""
+    state: list[list[int] | None] = []
+    for path in (settings.warehouse_path, settings.warehouse_path.with_suffix(".duckdb.wal")):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            state.append(None)
+        else:
+            state.append([stat.st_size, stat.st_mtime_ns])
+    return state
+
+
 def record_last_build(settings: Settings, build: LastBuild) -> None:
     path = settings.root / STATE_FILE
     staging = path.with_name(f"{STATE_FILE}.{os.getpid()}.tmp")
@@ -84,5 +101,7 @@ def unchanged_since_last_build(settings: Settings, digest: str) -> LastBuild | N
         return None
     current = settings.current_snapshot
     if build.source_digest != digest or not current.exists():
+        return None
+    if build.warehouse_state != warehouse_state(settings):
         return None
     return build if str(Path(current).resolve()) == build.snapshot_path else None

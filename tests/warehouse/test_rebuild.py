@@ -298,12 +298,15 @@ def test_a_build_with_nothing_changed_since_the_last_starts_no_run(home_copy):
     assert (again.events_total, again.cost_usd_total) == (last.events_total, last.cost_usd_total)
 
 
-def _new_landing_file(settings: Settings) -> int:
+# each change: what it does to a home, then (events the next build ingests, whether it publishes)
+
+
+def _new_landing_file(settings: Settings) -> tuple[int, bool]:
     (settings.landing_dir / "acme" / "late.jsonl").write_text(json.dumps(LATE_EVENT) + "\n")
-    return 1
+    return 1, True
 
 
-def _new_inbox_event(settings: Settings) -> int:
+def _new_inbox_event(settings: Settings) -> tuple[int, bool]:
     body = json.dumps(LATE_EVENT, separators=(",", ":"))
     with engine_for(settings.control_store_url).begin() as store:
         store.execute(
@@ -316,39 +319,48 @@ def _new_inbox_event(settings: Settings) -> int:
                 received_at=datetime(2026, 11, 24, 11, 30),
             )
         )
-    return 1
+    return 1, True
 
 
-def _new_metric_definition(settings: Settings) -> int:
-    body = MetricCreate(name="Late logins", queryType="simple", aggregationType="count",
+def _new_metric_definition(settings: Settings) -> tuple[int, bool]:
+    body = MetricCreate(name="Late logins", queryType="simple", aggregationType="COUNT",
                         eventName="user-login", valueType="NUMERIC")  # fmt: skip
     create_metric(engine_for(settings.control_store_url), "acme", body, settings.clock(),
                   SandboxLimits(seconds=1))  # fmt: skip
-    return 0
+    return 0, True
+
+
+def _next_day(_: Settings) -> tuple[int, bool]:
+    # calendar days and prices "as of" the build move: rebuilt and published
+    os.environ["TALLYHOUSE_NOW"] = "2026-11-25T00:30:00Z"
+    return 0, True
+
+
+def _write_to_the_warehouse(settings: Settings) -> tuple[int, bool]:
+    # not a source, but the warehouse is no longer as the last build left it: the run starts
+    # and finds nothing new to publish (a table outside raw is no input of the marts)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("create table main.analyst_scratch as select 1 as x")
+    return 0, False
 
 
 @pytest.mark.parametrize(
     "change",
-    [_new_landing_file, _new_inbox_event, _new_metric_definition],
+    [_new_landing_file, _new_inbox_event, _new_metric_definition, _next_day,
+     _write_to_the_warehouse],
     ids=lambda f: f.__name__,
-)
-def test_a_build_after_a_change_starts_a_run(home_copy, change):
+)  # fmt: skip
+def test_a_build_after_a_change_starts_a_run(home_copy, change, monkeypatch):
+    monkeypatch.setenv("TALLYHOUSE_NOW", os.environ["TALLYHOUSE_NOW"])  # restored after
     last = run_build(home_copy)
     runs = _ingest_runs(home_copy)
-    events = change(home_copy)
-    summary = run_build(home_copy, skip_unchanged=True)
+    events, publishes = change(home_copy)
+    summary = run_build(Settings(), skip_unchanged=True)
     assert summary.success and not summary.run_skipped
     assert summary.run_id != last.run_id
     assert _ingest_runs(home_copy) == runs + 1
     assert summary.events_ingested == events
     assert summary.events_total == last.events_total + events
-    # what it built is published, and the next build with nothing new starts no run
-    assert summary.published
-    assert run_build(home_copy, skip_unchanged=True).run_id == summary.run_id
-
-
-def test_a_build_on_another_day_starts_a_run(home_copy, monkeypatch):
-    last = run_build(home_copy)
-    monkeypatch.setenv("TALLYHOUSE_NOW", "2026-11-25T00:30:00Z")
-    summary = run_build(Settings(), skip_unchanged=True)
-    assert summary.success and not summary.run_skipped and summary.run_id != last.run_id
+    assert summary.published == publishes
+    # the next build with nothing new starts no run
+    assert run_build(Settings(), skip_unchanged=True).run_id == summary.run_id
