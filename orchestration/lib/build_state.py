@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 
 import duckdb
@@ -44,6 +45,34 @@ def project_fingerprint(settings: Settings) -> str:
         digest.update(f"{path.relative_to(DBT_PROJECT_DIR.parent)}\n".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+# the packages whose behaviour dbt's unit tests check along with the project's files
+DBT_PACKAGES = ("dbt-core", "dbt-duckdb", "dbt-spark")
+UNIT_TESTS_PASSED_FILE = "unit_tests_passed"
+
+
+def code_fingerprint(settings: Settings) -> str:
+    """The project's digest and the versions of dbt and its adapters: what dbt's unit tests
+    are a function of (their inputs and expected rows are in the project's files)."""
+    versions = []
+    for package in DBT_PACKAGES:
+        try:
+            versions.append(f"{package}=={metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{package} absent")
+    return hashlib.sha256(f"{project_fingerprint(settings)};{versions}".encode()).hexdigest()
+
+
+def unit_tests_due(settings: Settings, code: str) -> bool:
+    """dbt's unit tests test the models' code, not the data: a build runs them only when the
+    code changed since they last passed in this home (docs/operations.md#unit-tests)."""
+    marker = settings.root / UNIT_TESTS_PASSED_FILE
+    return not marker.exists() or marker.read_text().strip() != code
+
+
+def record_unit_tests_passed(settings: Settings, code: str) -> None:
+    (settings.root / UNIT_TESTS_PASSED_FILE).write_text(code + "\n")
 
 
 def input_fingerprint(

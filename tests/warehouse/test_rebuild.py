@@ -364,3 +364,42 @@ def test_a_build_after_a_change_starts_a_run(home_copy, change, monkeypatch):
     assert summary.published == publishes
     # the next build with nothing new starts no run
     assert run_build(Settings(), skip_unchanged=True).run_id == summary.run_id
+
+
+UNIT_TESTS = {
+    "int_price_set_cells.test_price_set_cells_start_dates_and_wrapping_windows",
+    "int_model_refs_resolved.test_dated_model_names_and_provider_fallbacks",
+    "int_usage_components_split.test_split_and_single_event_tokens",
+    "int_usage_components_priced.test_price_change_tiers_time_of_day_cache_and_unknown_models",
+    "fct_usage_costs.test_caller_cost_unpriced_and_partial_events",
+}
+
+
+def _unit_tests_passed(run_id: str) -> set[str]:
+    """The dbt unit tests that passed in the build's own dbt invocation of one run."""
+    (folder,) = [
+        f
+        for f in (DBT_PROJECT_DIR / "target").glob(f"tallyhouse_dbt_models-{run_id[:7]}-*")
+        if "catch-up" not in f.name
+    ]
+    results = json.loads((folder / "run_results.json").read_text())["results"]
+    return {
+        r["unique_id"].removeprefix("unit_test.tallyhouse.")
+        for r in results
+        if r["unique_id"].startswith("unit_test.") and r["status"] == "pass"
+    }
+
+
+def test_unit_tests_run_when_the_code_changed_since_they_last_passed(home_copy):
+    # as after an edit of a model or an upgrade of dbt: the code they last passed on differs
+    (home_copy.root / "unit_tests_passed").write_text("other code\n")
+    _new_landing_file(home_copy)
+    changed = run_build(home_copy)
+    assert changed.success and _unit_tests_passed(changed.run_id) == UNIT_TESTS
+    # the same code, new data: the data tests run, the unit tests are not run again
+    (home_copy.landing_dir / "acme" / "later.jsonl").write_text(
+        json.dumps({**LATE_EVENT, "idempotencyKey": "late-2"}) + "\n"
+    )
+    same = run_build(home_copy)
+    assert same.success and same.events_ingested == 1
+    assert _unit_tests_passed(same.run_id) == set()

@@ -10,9 +10,12 @@ from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 from orchestration.defs.resources import TallyhouseResource, dbt_as_of, dbt_vars
 from orchestration.lib.build_state import (
     catch_up_bounds,
+    code_fingerprint,
     input_fingerprint,
     published_fingerprint,
     record_tested_build,
+    record_unit_tests_passed,
+    unit_tests_due,
 )
 from orchestration.lib.dbt_manifest import ensure_manifest
 from orchestration.lib.dbt_translator import TallyhouseDbtTranslator
@@ -60,6 +63,14 @@ def tallyhouse_dbt_models(
     caught_up = _catch_up(context, dbt, tallyhouse, command)
     if settings.full_refresh:
         command.append("--full-refresh")
+    code = code_fingerprint(settings)
+    unit_tests = unit_tests_due(settings, code)
+    if not unit_tests:
+        command += ["--exclude-resource-type", "unit_test"]
+        context.log.info(
+            "dbt unit tests skipped: the models, macros, seeds and dbt are as when they last "
+            f"passed in this home (code {code[:12]})"
+        )
     if caught_up and settings.full_refresh:
         # the facts were rebuilt pass by pass: this pass appends the rest to them
         os.environ[FACTS_CAUGHT_UP_VARIABLE] = "1"
@@ -69,6 +80,8 @@ def tallyhouse_dbt_models(
     finally:
         os.environ.pop(FACTS_CAUGHT_UP_VARIABLE, None)
     _keep_partial_parse(invocation.target_path)
+    if unit_tests:
+        record_unit_tests_passed(settings, code)
     with tallyhouse.connect() as warehouse:
         # the next builds' event-level tests read only newer rows (dbt_project/macros/tests.sql)
         record_tested_build(warehouse, now)
