@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from orchestration.defs.publish.snapshot import current_snapshot_path
 from orchestration.lib.source_state import (
@@ -74,7 +73,7 @@ def run_build(settings: Settings, *, skip_unchanged: bool = False) -> BuildSumma
             settings,
             LastBuild(
                 source_digest=digest,
-                snapshot_path=str(Path(summary.snapshot_path).resolve()),
+                snapshot_path=str(current_snapshot_path(settings.current_snapshot)),
                 snapshot_version=summary.snapshot_version,
                 run_id=summary.run_id,
                 files_known=summary.files_ingested + summary.files_skipped,

@@ -22,17 +22,17 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from pathlib import Path
 
 import sqlalchemy as sa
 
+from orchestration.defs.publish.snapshot import current_snapshot_path
 from orchestration.lib.build_state import project_fingerprint
 from orchestration.lib.control_store import engine_for, landing_events, metric_definitions
 from orchestration.settings import Settings
 
 STATE_FILE = "last_build.json"
 # settings that never change what a build produces: the clock (its date is in the digest)
-UNBUILT_SETTINGS = frozenset({"now"})
+UNBUILT_SETTINGS = {"now"}
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class LastBuild:
 def source_digest(settings: Settings, now: datetime) -> str:
     digest = hashlib.sha256()
     digest.update(f"project={project_fingerprint(settings)};date={now:%Y-%m-%d}\n".encode())
-    digest.update(settings.model_dump_json(exclude=set(UNBUILT_SETTINGS)).encode())
+    digest.update(settings.model_dump_json(exclude=UNBUILT_SETTINGS).encode())
     landing = settings.landing_dir
     for folder, _, names in sorted(os.walk(landing)) if landing.is_dir() else []:
         for name in sorted(names):
@@ -99,9 +99,11 @@ def unchanged_since_last_build(settings: Settings, digest: str) -> LastBuild | N
         build = LastBuild(**json.loads((settings.root / STATE_FILE).read_text()))
     except (OSError, ValueError, TypeError):
         return None
-    current = settings.current_snapshot
-    if build.source_digest != digest or not current.exists():
-        return None
-    if build.warehouse_state != warehouse_state(settings):
-        return None
-    return build if str(Path(current).resolve()) == build.snapshot_path else None
+    served = current_snapshot_path(settings.current_snapshot)
+    unchanged = (
+        build.source_digest == digest
+        and served is not None
+        and str(served) == build.snapshot_path
+        and build.warehouse_state == warehouse_state(settings)
+    )
+    return build if unchanged else None
