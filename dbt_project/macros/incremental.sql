@@ -67,13 +67,13 @@
     {{ return(full_refresh) }}
 {%- endmacro %}
 
-{#- Rollups of the event facts (daily, hourly) are incremental on DuckDB: each build recomputes
-    only the days or hours that new events fall in, from all the facts of those days or
-    hours, and replaces them (`delete+insert` keyed by the day or hour: every row of a
-    touched day goes, the recomputed ones come in). Each rollup row keeps the newest ingest
-    run among its events (`last_ingest_run_id`), the watermark of what it has seen. On Spark
-    they are rebuilt whole (Spark's equivalent is `insert_overwrite` of day partitions, which
-    moves the partition column to the end of the table: docs/scale-out.md). -#}
+{#- Rollups of the event facts are incremental on DuckDB. Each row keeps the newest ingest
+    run among its events (`last_ingest_run_id`), the watermark of what it has seen. A rollup
+    of sums, counts, minima and maxima folds new events in (`folded_into_this`); one built
+    from another rollup recomputes the days that rollup's newer rows fall in
+    (`only_touched`). On Spark they are rebuilt whole (Spark's equivalent is `insert_overwrite`
+    of day partitions, which moves the partition column to the end of the table:
+    docs/scale-out.md). -#}
 {% macro rollup_materialization() -%}
     {{ return(adapter.dispatch('rollup_materialization', 'tallyhouse')()) }}
 {%- endmacro %}
@@ -97,5 +97,45 @@
         )
     {%- else -%}
         1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- On an incremental run of a folding rollup, only the facts of ingest runs newer than the
+    rollup's watermark. -#}
+{% macro only_unfolded_ingest_runs(column='ingest_run_id') -%}
+    {%- if is_incremental() -%}
+        {{ column }} > {{ newest_ingest_run(this, 'last_ingest_run_id') }}
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A rollup whose every measure is a sum, count, minimum or maximum, brought up to date with
+    the work of the new facts only: `fresh` aggregates them (the rollup's columns, in its
+    order); on an incremental run the stored rows with the same `key` join them and each
+    grain is aggregated again (`measures`: the measure columns, each with how it folds and its
+    type), and `delete+insert` keyed by `key` replaces those rows. Rows that no new fact
+    touches are neither read nor written. -#}
+{% macro folded_into_this(fresh, key, grain, measures) -%}
+    {%- if is_incremental() -%}
+        {%- set names = [] -%}
+        {%- for column in grain %}{% do names.append(column) %}{% endfor -%}
+        {%- for name, fold, type in measures %}{% do names.append(name) %}{% endfor -%}
+    select
+        {%- for column in grain %}
+        {{ column }},
+        {%- endfor %}
+        {%- for name, fold, type in measures %}
+        cast({{ fold }}({{ name }}) as {{ type }}) as {{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from (
+        select {{ names | join(', ') }} from {{ fresh }}
+        union all
+        select {{ names | join(', ') }} from {{ this }}
+        where {{ key }} in (select {{ key }} from {{ fresh }})
+    ) as folded
+    group by {{ grain | join(', ') }}
+    {%- else -%}
+    select * from {{ fresh }}
     {%- endif -%}
 {%- endmacro %}

@@ -1,16 +1,16 @@
 {{ config(
     materialized=rollup_materialization(),
     incremental_strategy='delete+insert',
-    unique_key='cost_date',
+    unique_key='daily_cost_id',
     on_schema_change='fail'
 ) }}
 
 with usage_costs as (
     select * from {{ ref('fct_usage_costs') }}
-    where {{ only_touched('event_date', ref('fct_usage_costs')) }}
+    where {{ only_unfolded_ingest_runs() }}
 ),
 
-final as (
+fresh as (
     select
         {{ row_key(['event_date', 'organization_id', 'model', 'provider', 'feature', 'end_user_id']) }}
             as daily_cost_id,
@@ -29,6 +29,20 @@ final as (
         max(ingest_run_id) as last_ingest_run_id
     from usage_costs
     group by event_date, organization_id, model, provider, feature, end_user_id
+),
+
+final as (
+    {{ folded_into_this(
+        'fresh', 'daily_cost_id',
+        ['daily_cost_id', 'cost_date', 'organization_id', 'model', 'provider', 'feature', 'end_user_id'],
+        [
+            ('event_count', 'sum', 'bigint'),
+            ('unpriced_event_count', 'sum', 'bigint'),
+            ('caller_cost_event_count', 'sum', 'bigint'),
+            ('cost_usd', 'sum', 'decimal(38, 18)'),
+            ('last_ingest_run_id', 'max', 'bigint'),
+        ]
+    ) }}
 )
 
 select * from final
