@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import duckdb
@@ -201,3 +203,78 @@ class TestPublishCostsWhatChanged:
         assert other_models.changed == {}  # another dbt project: every table rewritten
         with duckdb.connect(str(second.path), read_only=True) as snapshot:
             assert sorted(snapshot.execute("from fct_org_hourly_costs").fetchall()) == expected
+
+
+class TestPublishRecyclesTheSnapshotItWouldDelete:
+    now = datetime(2026, 11, 24, 12, tzinfo=UTC)
+
+    def test_the_oldest_snapshot_is_brought_up_to_date_in_place(self, tmp_path):
+        serving, current = tmp_path / "serving", tmp_path / "serving" / "current.duckdb"
+        with _fact_warehouse(tmp_path / "wh.duckdb") as con:
+            _events(con, 1, 0, 100)
+            first = publish(con, serving, current, now=self.now, keep=2)
+            inode = first.path.stat().st_ino
+            _events(con, 2, 100, 20)
+            second = publish(con, serving, current, now=self.now, keep=2)
+            _events(con, 3, 120, 5)
+            third = publish(con, serving, current, now=self.now, keep=2)
+            expected = con.execute("select * from marts.fct_usage_costs").fetchall()
+        # nothing to delete yet: a copy; then the first file, with runs 2 and 3 appended
+        assert (first.base, second.base, third.base) == ("new", "copy", "recycled")
+        assert third.path.stat().st_ino == inode and not first.path.exists()
+        assert sorted((serving / "snapshots").glob("*.duckdb")) == [second.path, third.path]
+        assert third.changed == {"fct_usage_costs": 25}
+        rows, tables = _published(current)
+        assert sorted(rows) == sorted(expected) and len(rows) == 125
+        assert tables["fct_usage_costs"] == 25
+        with duckdb.connect(str(current), read_only=True) as snapshot:
+            assert snapshot.execute(
+                "select snapshot_version, events from snapshot_info"
+            ).fetchone() == (
+                third.version,
+                125,
+            )
+        with duckdb.connect(str(second.path), read_only=True) as untouched:
+            assert untouched.execute("select count(*) from fct_usage_costs").fetchone() == (120,)
+
+    def test_a_snapshot_a_reader_has_open_is_not_recycled(self, tmp_path):
+        serving, current = tmp_path / "serving", tmp_path / "serving" / "current.duckdb"
+        with _fact_warehouse(tmp_path / "wh.duckdb") as con:
+            _events(con, 1, 0, 100)
+            first = publish(con, serving, current, now=self.now, keep=2)
+            # another process reads the first snapshot through the stable path
+            reader = subprocess.Popen(
+                [sys.executable, "-c", _READER, str(current)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            assert reader.stdout.readline() == "100\n"
+            _events(con, 2, 100, 20)
+            publish(con, serving, current, now=self.now, keep=2)
+            _events(con, 3, 120, 5)
+            third = publish(con, serving, current, now=self.now, keep=2)
+            # the reader still reads what it opened, and the file it had is gone by name
+            answer, _ = reader.communicate("again\n", timeout=60)
+            assert answer == "100\n"
+            assert third.base == "copy" and not first.path.exists()
+            assert len(_published(current)[0]) == 125
+
+    def test_a_snapshot_of_other_models_is_not_recycled(self, tmp_path):
+        serving, current = tmp_path / "serving", tmp_path / "serving" / "current.duckdb"
+        with _fact_warehouse(tmp_path / "wh.duckdb") as con:
+            _events(con, 1, 0, 10)
+            first = publish(con, serving, current, now=self.now, keep=2, project_fingerprint="p1")
+            second = publish(con, serving, current, now=self.now, keep=2, project_fingerprint="p2")
+            third = publish(con, serving, current, now=self.now, keep=2, project_fingerprint="p2")
+        assert (first.base, second.base, third.base) == ("new", "new", "copy")
+        assert sorted((serving / "snapshots").glob("*.duckdb")) == [second.path, third.path]
+
+
+# prints the events it reads, then again when a line comes in
+_READER = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+query = "select count(*) from fct_usage_costs"
+print(con.execute(query).fetchone()[0], flush=True)
+sys.stdin.readline()
+print(con.execute(query).fetchone()[0], flush=True)
+"""

@@ -38,19 +38,21 @@ def serving_snapshot(context: dg.AssetExecutionContext, tallyhouse: TallyhouseRe
             slice_rows=settings.build_slice_events,
         )
     reused = ", ".join(f"{name} {rows:,} rows" for name, rows in snapshot.changed.items())
+    started = {
+        "new": "a new file",
+        "copy": "a copy of the served snapshot",
+        "recycled": "the oldest snapshot, recycled in place",
+    }[snapshot.base]
     context.log.info(
-        f"published snapshot {snapshot.version} at {settings.current_snapshot}"
-        + (
-            f" (the previous one, with rows written: {reused}; other tables replaced)"
-            if reused
-            else ""
-        )
+        f"published snapshot {snapshot.version} at {settings.current_snapshot}, from {started}"
+        + (f" (rows written: {reused}; other tables replaced)" if reused else "")
     )
     return dg.MaterializeResult(
         metadata={
             "version": snapshot.version,
             "path": str(snapshot.path),
             "current": str(settings.current_snapshot),
+            "started_from": snapshot.base,
             **{f"rows.{name}": count for name, count in snapshot.tables.items()},
             **{f"written.{name}": rows for name, rows in snapshot.changed.items()},
         }

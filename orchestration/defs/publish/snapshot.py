@@ -6,7 +6,8 @@ atomic rename of a symlink. Readers that opened the old snapshot keep reading it
 readers see the new one; nobody ever sees half a build.
 
 A publish costs what changed, not the history (docs/operations.md#snapshots): the new file
-starts as a copy of the served one; the event facts, which only ever gain rows of newer
+starts as the oldest snapshot, which this publish would otherwise delete, recycled in place
+when no reader has it open (else as a copy of the served one); the event facts, which only ever gain rows of newer
 ingest runs, get just those rows appended (sorted among themselves); the daily and hourly
 rollups get the rows that newer runs changed; every other table is replaced. A table is
 rewritten whole and sorted when its columns changed, when the served rows are not exactly
@@ -59,6 +60,9 @@ class PublishedSnapshot:
     path: Path
     tables: dict[str, int]
     changed: dict[str, int]  # tables brought up to date in place, and how many rows were written
+    # what the file started as: "new" (empty), "copy" (of the served snapshot) or "recycled"
+    # (an old snapshot this publish would have deleted, brought up to date in place)
+    base: str = "new"
 
 
 def _version(now: datetime, serving_dir: Path) -> str:
@@ -103,13 +107,21 @@ def publish(
         project_fingerprint
     ):
         previous = None  # built by other models: nothing of it is reused
+    base = "new"
     if previous is not None:
-        shutil.copyfile(previous, staging)
-        attach = "attach ? as snapshot"
+        base = "recycled"
+        if not _attach_recycled(
+            warehouse, _due_for_pruning(snapshots, keep=keep, current=previous), staging,
+            project_fingerprint,
+        ):  # fmt: skip
+            base = "copy"
+            shutil.copyfile(previous, staging)
+            warehouse.execute("attach ? as snapshot", [str(staging)])
     else:
         # the oldest storage format that holds our types: any DuckDB client >= 1.5 can read it
-        attach = f"attach ? as snapshot (storage_version '{STORAGE_VERSION}')"
-    warehouse.execute(attach, [str(staging)])
+        warehouse.execute(
+            f"attach ? as snapshot (storage_version '{STORAGE_VERSION}')", [str(staging)]
+        )
     counts: dict[str, int] = {}
     changed: dict[str, int] = {}
     try:
@@ -142,7 +154,9 @@ def publish(
     os.replace(staging, target)
     _point_current(current, target)
     _prune(snapshots, keep=keep, current=target)
-    return PublishedSnapshot(version=version, path=target, tables=counts, changed=changed)
+    return PublishedSnapshot(
+        version=version, path=target, tables=counts, changed=changed, base=base
+    )
 
 
 def _replace(warehouse: duckdb.DuckDBPyConnection, schema: str, name: str, slice_rows: int) -> None:
@@ -273,6 +287,45 @@ def _point_current(current: Path, target: Path) -> None:
     link.unlink(missing_ok=True)
     link.symlink_to(os.path.relpath(target, current.parent))
     os.replace(link, current)
+
+
+def _due_for_pruning(snapshots: Path, *, keep: int, current: Path) -> list[Path]:
+    """The snapshots that the prune after this publish would delete, newest first: those
+    beyond `keep` once the new one is counted, never the served one."""
+    versions = sorted(snapshots.glob("*.duckdb"))
+    due = versions[: max(0, len(versions) + 1 - keep)]
+    return [path for path in reversed(due) if path != current]
+
+
+def _attach_recycled(
+    warehouse: duckdb.DuckDBPyConnection,
+    candidates: list[Path],
+    staging: Path,
+    project_fingerprint: str | None,
+) -> bool:
+    """Attach as `snapshot`, at `staging`, the first candidate that no reader has open and
+    that the same dbt project built; True if one was. A candidate is renamed first, so no
+    reader can open it by its name any more; one that is still open (DuckDB's lock on the
+    file refuses the writer, in this process or another) or that other models built is
+    deleted, as the prune would have done: a reader keeps reading its open file."""
+    for candidate in candidates:
+        try:
+            os.replace(candidate, staging)
+            warehouse.execute("attach ? as snapshot", [str(staging)])
+        except (OSError, duckdb.Error):
+            staging.unlink(missing_ok=True)
+            continue
+        try:
+            built_by = warehouse.execute(
+                "select max(project_fingerprint) from snapshot.main.snapshot_info"
+            ).fetchall()
+        except duckdb.Error:  # from before the project was recorded
+            built_by = None
+        if built_by == [(project_fingerprint,)]:
+            return True
+        warehouse.execute("detach snapshot")
+        staging.unlink(missing_ok=True)
+    return False
 
 
 def _prune(snapshots: Path, *, keep: int, current: Path) -> None:
