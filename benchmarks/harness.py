@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -133,18 +134,20 @@ def write_json(name: str, data: object) -> Path:
     return path
 
 
-def add_new_events(home: str, events: int) -> int:
-    """`events` more events with keys never seen (a later day's traffic), as JSONL files."""
+def add_new_events(home: str, events: int, tag: str = "later", seed: int = 2) -> int:
+    """`events` more events with keys never seen (a later week's traffic), as JSONL files
+    named and keyed by `tag`."""
     batch = Path(home) / "batch"
+    shutil.rmtree(batch, ignore_errors=True)
     generate_events(
-        batch, events=events, days=7, orgs=5, seed=2, now=datetime.fromisoformat(PINNED_NOW),
+        batch, events=events, days=7, orgs=5, seed=seed, now=datetime.fromisoformat(PINNED_NOW),
         file_format="jsonl",
     )  # fmt: skip
     for source in batch.rglob("*.jsonl"):
-        target = Path(home) / "landing" / source.parent.name / "later.jsonl"
+        target = Path(home) / "landing" / source.parent.name / f"{tag}.jsonl"
         with source.open() as lines, target.open("w") as out:
             for line in lines:
                 body = json.loads(line)
-                body["idempotencyKey"] = "later-" + body["idempotencyKey"]
+                body["idempotencyKey"] = f"{tag}-" + body["idempotencyKey"]
                 out.write(json.dumps(body) + "\n")
     return events
