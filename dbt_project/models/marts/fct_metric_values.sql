@@ -9,7 +9,10 @@
     there, and the API evaluates their indexed metrics on demand). -#}
 {%- set definitions = indexable_metric_definitions(source('tallyhouse', 'metric_definitions')) -%}
 
-with metric_events as (
+{#- inlined: each use scans the fact with only its own columns and filters (a definition's
+    event name, its organization's slices). Computed once and stored, the CTE held every
+    column of every event, properties included (at 10M events: 7.0 s, against 1.4 s inlined). -#}
+with metric_events as {{ inlined() }} (
     select * from {{ ref('fct_metric_events') }}
 ),
 
