@@ -7,11 +7,11 @@ readers see the new one; nobody ever sees half a build.
 
 A publish costs what changed, not the history (docs/operations.md#snapshots): the new file
 starts as the oldest snapshot, which this publish would otherwise delete, recycled in place
-when no reader has it open (else as a copy of the served one); the event facts, which only ever gain rows of newer
-ingest runs, get just those rows appended (sorted among themselves); the daily and hourly
-rollups get the rows that newer runs changed; every other table is replaced. A table is
-rewritten whole and sorted when its columns changed, when the served rows are not exactly
-the warehouse's, when the rows written since its last sort pass a quarter of it, on a full
+when no reader has it open (else as a copy of the served one); the event facts, which only
+ever gain rows of newer ingest runs, get just those rows appended (sorted among themselves);
+the rollups get the rows that newer runs changed; every other table is replaced. A table is
+rewritten whole and sorted when its columns changed, when the served rows are not exactly the
+warehouse's, when the rows written since its last sort pass a quarter of it, on a full
 refresh, and when the snapshot was built by another version of the dbt project.
 """
 
@@ -107,21 +107,21 @@ def publish(
         project_fingerprint
     ):
         previous = None  # built by other models: nothing of it is reused
-    base = "new"
-    if previous is not None:
-        base = "recycled"
-        if not _attach_recycled(
-            warehouse, _due_for_pruning(snapshots, keep=keep, current=previous), staging,
-            project_fingerprint,
-        ):  # fmt: skip
-            base = "copy"
-            shutil.copyfile(previous, staging)
-            warehouse.execute("attach ? as snapshot", [str(staging)])
-    else:
+    if previous is None:
+        base = "new"
         # the oldest storage format that holds our types: any DuckDB client >= 1.5 can read it
         warehouse.execute(
             f"attach ? as snapshot (storage_version '{STORAGE_VERSION}')", [str(staging)]
         )
+    elif _attach_recycled(
+        warehouse, _due_for_pruning(snapshots, keep=keep, current=previous), staging,
+        project_fingerprint,
+    ):  # fmt: skip
+        base = "recycled"
+    else:
+        base = "copy"
+        shutil.copyfile(previous, staging)
+        warehouse.execute("attach ? as snapshot", [str(staging)])
     counts: dict[str, int] = {}
     changed: dict[str, int] = {}
     try:
@@ -289,11 +289,16 @@ def _point_current(current: Path, target: Path) -> None:
     os.replace(link, current)
 
 
-def _due_for_pruning(snapshots: Path, *, keep: int, current: Path) -> list[Path]:
-    """The snapshots that the prune after this publish would delete, newest first: those
-    beyond `keep` once the new one is counted, never the served one."""
+def _beyond_kept(snapshots: Path, *, keep: int, adding: int = 0) -> list[Path]:
+    """The oldest snapshots beyond `keep`, oldest first, once `adding` more are counted."""
     versions = sorted(snapshots.glob("*.duckdb"))
-    due = versions[: max(0, len(versions) + 1 - keep)]
+    return versions[: max(0, len(versions) + adding - keep)]
+
+
+def _due_for_pruning(snapshots: Path, *, keep: int, current: Path) -> list[Path]:
+    """The snapshots that the prune after this publish would delete, newest first (the new
+    one counted), never the served one."""
+    due = _beyond_kept(snapshots, keep=keep, adding=1)
     return [path for path in reversed(due) if path != current]
 
 
@@ -330,8 +335,7 @@ def _attach_recycled(
 
 def _prune(snapshots: Path, *, keep: int, current: Path) -> None:
     """Delete the oldest snapshots; a reader that still has one open keeps its file handle."""
-    versions = sorted(snapshots.glob("*.duckdb"))
-    for old in versions[: max(0, len(versions) - keep)]:
+    for old in _beyond_kept(snapshots, keep=keep):
         if old != current:
             old.unlink(missing_ok=True)
 
