@@ -33,7 +33,8 @@
 {#- One event per event_id across every ingest run, read at the cost of the new rows: the
     rows of runs newer than the last tested build must be unique among themselves (hashes
     first, as below) and must not repeat an id of a tested row (the old rows are only probed,
-    not grouped). A full refresh, a warehouse with nothing tested yet and Spark group every
+    not grouped: a semi join, whose hash table holds the new ids; as an inner join DuckDB 2.0
+    built it from the 10M old ones, 3x slower). A full refresh, a warehouse with nothing tested yet and Spark group every
     row, as dbt's own `unique` does (when every row is new, probing them against themselves
     would hold them all in memory twice). -#}
 {% test unique_across_ingest_runs(model, column_name) %}
@@ -49,9 +50,9 @@
         {%- endset %}
         select unique_field from ({{ duplicated_values(new_rows, column_name) }}) as repeated
         union all
-        select new_rows.{{ column_name }} from {{ new_rows }}
-        inner join {{ model }} as tested on new_rows.{{ column_name }} = tested.{{ column_name }}
+        select tested.{{ column_name }} from {{ model }} as tested
         where tested.ingest_run_id <= {{ tested_through }}
+            and tested.{{ column_name }} in (select {{ column_name }} from {{ new_rows }})
     {%- else %}
         {{ duplicated_values(model, column_name) }}
     {%- endif %}

@@ -7,16 +7,19 @@ the raw layer — the row count of each table the ingest only appends to, and a 
 row of the small tables it rewrites (metric definitions, the inbox watermark), leaving out
 columns that change with every build (when the definitions were exported). The ingest's
 own ledger (``raw.ingest_runs``, one row per run even when nothing was found) and the log of
-tested builds (``raw.tested_builds``) and the cache of landing files' hashes are left out.
+tested builds (``raw.tested_builds``), the record of the static models' builds
+(``raw.static_model_builds``) and the cache of landing files' hashes are left out.
 Each snapshot records the digest it was built from (``snapshot_info.input_fingerprint``).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -24,7 +27,9 @@ from orchestration.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
 
 APPEND_ONLY_RAW_TABLES = frozenset({"usage_events", "rejected_events", "landing_files"})
 # the ledger of runs and tested builds, and a cache of file hashes
-LEDGER_RAW_TABLES = frozenset({"ingest_runs", "tested_builds", "landing_file_hashes"})
+LEDGER_RAW_TABLES = frozenset(
+    {"ingest_runs", "tested_builds", "static_model_builds", "landing_file_hashes"}
+)
 # columns that change with every build without changing what dbt builds
 VOLATILE_COLUMNS = frozenset({"exported_at"})
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros")
@@ -73,6 +78,83 @@ def unit_tests_due(settings: Settings, code: str) -> bool:
 
 def record_unit_tests_passed(settings: Settings, code: str) -> None:
     (settings.root / UNIT_TESTS_PASSED_FILE).write_text(code + "\n")
+
+
+# what in a model's or macro's SQL makes its table depend on more than its parents' rows
+ENVIRONMENT_READS = ("env_var(", "var(", "run_started_at", "invocation_id", "current_", "now()")
+
+
+def static_nodes(manifest: Mapping[str, Any]) -> list[str]:
+    """The seeds, and the models whose tables are a function of the seeds alone: every parent
+    is one of these, and neither their SQL nor a macro they call reads the environment, dbt's
+    variables or the clock (`dim_models` reads the build's as-of instant: not static). Their
+    tables change only with the project's code (docs/operations.md#static-models). In the
+    order dbt builds them: each after its parents."""
+    macros = manifest.get("macros", {})
+
+    def reads_environment(sql: str, called: list[str], seen: set[str]) -> bool:
+        if any(marker in sql for marker in ENVIRONMENT_READS):
+            return True
+        for macro_id in called:
+            if macro_id in seen or macro_id not in macros:
+                continue
+            seen.add(macro_id)
+            macro = macros[macro_id]
+            if reads_environment(
+                macro.get("macro_sql", ""), macro.get("depends_on", {}).get("macros", []), seen
+            ):
+                return True
+        return False
+
+    nodes = {
+        unique_id: node
+        for unique_id, node in manifest["nodes"].items()
+        if node["resource_type"] in ("seed", "model")
+    }
+    static: dict[str, bool] = {}
+    ordered: list[str] = []  # each after its parents
+
+    def is_static(unique_id: str) -> bool:
+        if unique_id not in static:
+            node = nodes.get(unique_id)
+            if node is None:  # a source, a snapshot, anything not built from the seeds
+                static[unique_id] = False
+            elif node["resource_type"] == "seed":
+                static[unique_id] = True
+            else:
+                depends = node.get("depends_on", {})
+                parents = [is_static(parent) for parent in depends.get("nodes", [])]
+                static[unique_id] = all(parents) and not (
+                    reads_environment(node.get("raw_code", ""), depends.get("macros", []), set())
+                )
+            if static[unique_id]:
+                ordered.append(nodes[unique_id]["name"])
+        return static[unique_id]
+
+    for unique_id in sorted(nodes):
+        is_static(unique_id)
+    return ordered
+
+
+def static_models_built(warehouse: duckdb.DuckDBPyConnection, code: str) -> datetime | None:
+    """When the static models in this warehouse were last built, if that was from this code."""
+    built = warehouse.execute(
+        "select code_fingerprint, built_at from raw.static_model_builds "
+        "order by built_at desc limit 1"
+    ).fetchall()
+    return built[0][1] if built and built[0][0] == code else None
+
+
+def forget_static_models(warehouse: duckdb.DuckDBPyConnection) -> None:
+    """Before a build rebuilds them: until it succeeds, their tables are of no known code."""
+    warehouse.execute("delete from raw.static_model_builds")
+
+
+def record_static_models(warehouse: duckdb.DuckDBPyConnection, code: str, now: datetime) -> None:
+    """After a dbt build that built the static models and passed their tests."""
+    warehouse.execute(
+        "insert into raw.static_model_builds values (?, ?)", [code, now.replace(tzinfo=None)]
+    )
 
 
 def input_fingerprint(

@@ -375,14 +375,19 @@ UNIT_TESTS = {
 }
 
 
-def _unit_tests_passed(run_id: str) -> set[str]:
-    """The dbt unit tests that passed in the build's own dbt invocation of one run."""
+def _own_results(run_id: str) -> list[dict]:
+    """dbt's results of the build's own invocation in one run (not of its catch-up passes)."""
     (folder,) = [
         f
         for f in (DBT_PROJECT_DIR / "target").glob(f"tallyhouse_dbt_models-{run_id[:7]}-*")
         if "catch-up" not in f.name
     ]
-    results = json.loads((folder / "run_results.json").read_text())["results"]
+    return json.loads((folder / "run_results.json").read_text())["results"]
+
+
+def _unit_tests_passed(run_id: str) -> set[str]:
+    """The dbt unit tests that passed in the build's own dbt invocation of one run."""
+    results = _own_results(run_id)
     return {
         r["unique_id"].removeprefix("unit_test.tallyhouse.")
         for r in results
@@ -403,3 +408,87 @@ def test_unit_tests_run_when_the_code_changed_since_they_last_passed(home_copy):
     same = run_build(home_copy)
     assert same.success and same.events_ingested == 1
     assert _unit_tests_passed(same.run_id) == set()
+
+
+# the seeds and the price models that read only them; not dim_models, which reads the as-of
+# instant (docs/operations.md#static-models)
+STATIC_MODELS = {
+    "model_prices",
+    "model_match_rules",
+    "provider_fallbacks",
+    "providers",
+    "stg_genai_prices__model_prices",
+    "stg_genai_prices__match_rules",
+    "stg_genai_prices__provider_fallbacks",
+    "stg_genai_prices__providers",
+    "int_price_set_cells",
+    "int_price_tiers",
+}
+
+
+def _nodes_built(run_id: str) -> set[str]:
+    """The seeds and models dbt built in the build's own invocation of one run."""
+    results = _own_results(run_id)
+    return {
+        r["unique_id"].split(".")[-1]
+        for r in results
+        if r["unique_id"].split(".")[0] in ("seed", "model") and r["status"] == "success"
+    }
+
+
+def _static_left_as_built(run_id: str) -> set[str]:
+    """The assets whose materialization in one run says they were left as built."""
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        return {
+            entry.dagster_event.asset_key.to_user_string()
+            for entry in instance.all_logs(
+                run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+            )
+            if "left_as_built_at" in entry.dagster_event.materialization.metadata
+        }
+
+
+def test_static_price_models_are_rebuilt_only_when_the_code_changed(home_copy, monkeypatch):
+    # as after an edit of a seed or a model: they were last built from other code
+    with duckdb.connect(str(home_copy.warehouse_path)) as con:
+        con.execute("update raw.static_model_builds set code_fingerprint = 'other code'")
+    # 1,000,000 gpt-4o-mini input tokens at $0.15 per million = $0.15
+    priced = {
+        "eventType": "llm_call",
+        "metricName": "input_tokens",
+        "quantity": 1_000_000,
+        "idempotencyKey": "static-1",
+        "timestamp": "2026-11-24T10:00:00Z",
+        "userId": "user_static",
+        "metadata": {"model": "gpt-4o-mini", "provider": "openai"},
+    }
+    (home_copy.landing_dir / "acme" / "static-1.jsonl").write_text(json.dumps(priced) + "\n")
+    changed = run_build(home_copy)
+    assert changed.success and changed.events_ingested == 1
+    assert STATIC_MODELS | {"dim_models", "fct_usage_costs"} <= _nodes_built(changed.run_id)
+    assert _static_left_as_built(changed.run_id) == set()
+
+    # the same code, new events: the static models are left as they are, the rest is built
+    second = {**priced, "idempotencyKey": "static-2", "quantity": 2_000_000}
+    (home_copy.landing_dir / "acme" / "static-2.jsonl").write_text(json.dumps(second) + "\n")
+    same = run_build(home_copy)
+    assert same.success and same.events_ingested == 1
+    built = _nodes_built(same.run_id)
+    assert built & STATIC_MODELS == set()
+    assert {"dim_models", "fct_usage_costs", "fct_daily_costs"} <= built
+    # Dagster still has every asset of the run: the static ones as left as built
+    assert _static_left_as_built(same.run_id) == STATIC_MODELS
+    with duckdb.connect(str(home_copy.current_snapshot), read_only=True) as con:
+        costs = con.execute(
+            "select idempotency_key, cost_usd from fct_usage_costs "
+            "where idempotency_key like 'static-%' order by 1"
+        ).fetchall()
+    # priced with the prices they were left with: 2,000,000 x $0.15 per million = $0.30
+    assert costs == [("static-1", Decimal("0.15")), ("static-2", Decimal("0.30"))]
+
+    # a full refresh builds them again
+    monkeypatch.setenv("TALLYHOUSE_FULL_REFRESH", "true")
+    refreshed = run_build(home_copy)
+    assert refreshed.success and _nodes_built(refreshed.run_id) >= STATIC_MODELS

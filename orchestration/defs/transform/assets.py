@@ -2,19 +2,26 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.asset_utils import get_asset_check_key_for_test
 
 from orchestration.defs.resources import TallyhouseResource, dbt_as_of, dbt_vars
 from orchestration.lib.build_state import (
     catch_up_bounds,
     code_fingerprint,
+    forget_static_models,
     input_fingerprint,
     published_fingerprint,
+    record_static_models,
     record_tested_build,
     record_unit_tests_passed,
+    static_models_built,
+    static_nodes,
     unit_tests_due,
 )
 from orchestration.lib.dbt_manifest import ensure_manifest
@@ -32,9 +39,10 @@ FACTS_CAUGHT_UP_VARIABLE = "TALLYHOUSE_DBT_FACTS_CAUGHT_UP"
 # the manifest is derived from the project's files: (re)parse when they are newer
 ensure_manifest()
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+translator = TallyhouseDbtTranslator()
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=TallyhouseDbtTranslator())
+@dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=translator)
 def tallyhouse_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, tallyhouse: TallyhouseResource
 ):
@@ -60,11 +68,16 @@ def tallyhouse_dbt_models(
             exported = export_raw(warehouse, settings.lake_dir)
         context.log.info(f"exported the raw layer to {settings.lake_dir / 'raw'}: {exported}")
     command = ["build", "--target", settings.engine, "--vars", json.dumps(variables)]
+    code = code_fingerprint(settings)
+    unit_tests = unit_tests_due(settings, code)
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    # some unit tests test static models: while they are due, those are built and tested too
+    static_built = _static_models_built(context, tallyhouse, code, rebuild=unit_tests)
+    if static_built is not None:
+        command += ["--exclude", " ".join(static_nodes(manifest))]
     caught_up = _catch_up(context, dbt, tallyhouse, command)
     if settings.full_refresh:
         command.append("--full-refresh")
-    code = code_fingerprint(settings)
-    unit_tests = unit_tests_due(settings, code)
     if not unit_tests:
         command += ["--exclude-resource-type", "unit_test"]
         context.log.info(
@@ -74,6 +87,8 @@ def tallyhouse_dbt_models(
     if caught_up and settings.full_refresh:
         # the facts were rebuilt pass by pass: this pass appends the rest to them
         os.environ[FACTS_CAUGHT_UP_VARIABLE] = "1"
+    if static_built is not None:  # before their dependents: Dagster wants them in that order
+        yield from _static_models_kept(context, manifest, static_built, code)
     try:
         invocation = dbt.cli(command, context=context)
         yield from invocation.stream()  # raises when a model or a test failed
@@ -85,7 +100,62 @@ def tallyhouse_dbt_models(
     with tallyhouse.connect() as warehouse:
         # the next builds' event-level tests read only newer rows (dbt_project/macros/tests.sql)
         record_tested_build(warehouse, now)
+        if static_built is None and settings.engine == "duckdb":
+            record_static_models(warehouse, code, now)
     _prune_invocations(invocation.target_path, keep=INVOCATIONS_KEPT)
+
+
+def _static_models_built(
+    context: dg.AssetExecutionContext, tallyhouse: TallyhouseResource, code: str, rebuild: bool
+) -> datetime | None:
+    """When the static models (seeds, and the price models that read only them) in the embedded
+    warehouse were built from this code: this build leaves them as they are. None: they are
+    rebuilt (other code, `rebuild`, a full refresh, Spark, never built), and forgotten until
+    that build succeeds."""
+    settings = tallyhouse.settings()
+    if settings.engine != "duckdb":
+        return None
+    with tallyhouse.connect() as warehouse:
+        reuse = not (rebuild or settings.full_refresh)
+        built = static_models_built(warehouse, code) if reuse else None
+        if built is None:
+            forget_static_models(warehouse)
+    if built is not None:
+        context.log.info(
+            f"seeds and static price models left as built at {built:%Y-%m-%d %H:%M:%S} UTC: "
+            f"the project's code is the same (code {code[:12]}; docs/operations.md#static-models)"
+        )
+    return built
+
+
+def _static_models_kept(
+    context: dg.AssetExecutionContext, manifest: dict, built: datetime, code: str
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    """The static models this build left as they are, and their tests, as Dagster's events:
+    their tables are those their last build wrote and tested, from the same code."""
+    ordered = static_nodes(manifest)
+    names = set(ordered)
+    metadata = {
+        "left_as_built_at": dg.MetadataValue.timestamp(built.replace(tzinfo=UTC)),
+        "code_fingerprint": code[:12],
+    }
+    nodes = manifest["nodes"]
+    by_name = {n["name"]: n for n in nodes.values() if n["resource_type"] in ("seed", "model")}
+    for name in ordered:  # parents first, as Dagster requires
+        key = translator.get_asset_key(by_name[name])
+        if key in context.selected_asset_keys:
+            yield dg.Output(None, output_name=key.to_python_identifier(), metadata=metadata)
+    for unique_id, node in nodes.items():
+        if node["resource_type"] != "test":
+            continue
+        parents = node.get("depends_on", {}).get("nodes", [])
+        if not parents or any(nodes.get(p, {}).get("name") not in names for p in parents):
+            continue
+        check = get_asset_check_key_for_test(manifest, translator, unique_id, None)
+        if check is not None and check in context.selected_asset_check_keys:
+            yield dg.AssetCheckResult(
+                asset_key=check.asset_key, check_name=check.name, passed=True, metadata=metadata
+            )
 
 
 def _catch_up(

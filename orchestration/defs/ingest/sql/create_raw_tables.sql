@@ -66,6 +66,14 @@ create table if not exists raw.tested_builds (
     tested_at timestamp not null
 );
 
+-- One row per dbt build that built the price models which read only the seeds (and the
+-- seeds): the project's code they were built from. A later build with the same code leaves
+-- them as they are (orchestration/lib/build_state.py, static_models_built).
+create table if not exists raw.static_model_builds (
+    code_fingerprint varchar not null,
+    built_at timestamp not null
+);
+
 create table if not exists raw.ingest_runs (
     ingest_run_id bigint not null primary key,
     started_at timestamp not null,

@@ -1,5 +1,7 @@
--- A trial run's filtered_events: every event of the organization's busiest customer.
-with organization_events as (
+-- A trial run's filtered_events: every event of the organization's busiest customer. Not
+-- materialized: each use scans only its own columns (stored whole, the CTE copied every column
+-- of the organization's events, properties included: ~5x slower at 10M events).
+with organization_events as not materialized (
     select * from raw.usage_events
     where organization_id = $org and end_user_id is not null
 ),
