@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import duckdb
 
@@ -72,10 +73,13 @@ def test_published_tables_are_in_their_readers_order(tmp_path):
 
 
 def _events(con, run: int, first: int, count: int) -> None:
-    """`count` events of ingest run `run`, ids from `first`, alternating organizations."""
+    """`count` events of ingest run `run`, ids from `first`, alternating organizations; event
+    i costs $1.5 + i * 10^-18 (a total kept to the 18th decimal or not)."""
     con.execute(
-        "insert into marts.fct_usage_costs select range, 1.5, ['b', 'a'][range % 2 + 1], "
-        "timestamp '2026-11-24' - to_seconds(range), ? from range(?, ?)",
+        "insert into marts.fct_usage_costs select range, "
+        "cast('1.5000000000000' || lpad(cast(range as varchar), 5, '0') as decimal(38, 18)), "
+        "['b', 'a'][range % 2 + 1], timestamp '2026-11-24' - to_seconds(range), ? "
+        "from range(?, ?)",
         [run, first, first + count],
     )
 
@@ -122,7 +126,11 @@ class TestPublishCostsWhatChanged:
         assert tables["fct_usage_costs"] == 20  # written since the last full sort
         with duckdb.connect(str(current), read_only=True) as snapshot:
             assert snapshot.execute("select day from dim_models").fetchall() == [(2,)]
-            assert snapshot.execute("select events from snapshot_info").fetchone() == (120,)
+            # 120 x $1.5, plus (0 + 1 + ... + 119) x 10^-18
+            assert snapshot.execute("select events, cost_usd from snapshot_info").fetchone() == (
+                120,
+                Decimal("180.000000000000007140"),
+            )
         # the snapshot it was copied from is untouched
         with duckdb.connect(str(first.path), read_only=True) as old:
             assert old.execute("select count(*) from fct_usage_costs").fetchone() == (100,)
@@ -228,12 +236,10 @@ class TestPublishRecyclesTheSnapshotItWouldDelete:
         assert sorted(rows) == sorted(expected) and len(rows) == 125
         assert tables["fct_usage_costs"] == 25
         with duckdb.connect(str(current), read_only=True) as snapshot:
+            # its recorded total (100 events) plus runs 2 and 3: 125 x $1.5 + 7,750 x 10^-18
             assert snapshot.execute(
-                "select snapshot_version, events from snapshot_info"
-            ).fetchone() == (
-                third.version,
-                125,
-            )
+                "select snapshot_version, events, cost_usd from snapshot_info"
+            ).fetchone() == (third.version, 125, Decimal("187.500000000000007750"))
         with duckdb.connect(str(second.path), read_only=True) as untouched:
             assert untouched.execute("select count(*) from fct_usage_costs").fetchone() == (120,)
 

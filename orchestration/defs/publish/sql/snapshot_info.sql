@@ -1,6 +1,7 @@
 -- One row describing the snapshot: its version, when it was built, and what it holds.
 -- $1 version, $2 built at (UTC), $3 digest of the build's inputs, $4 of the dbt project and
--- engine alone (orchestration/lib/build_state.py)
+-- engine alone (orchestration/lib/build_state.py), $5 the cost fact's total as exact text
+-- (orchestration/defs/publish/snapshot.py, _total_cost)
 create table snapshot.main.snapshot_info as
 select
     $1::varchar as snapshot_version,
@@ -8,5 +9,5 @@ select
     $3::varchar as input_fingerprint,
     $4::varchar as project_fingerprint,
     (select count(*) from snapshot.main.fct_usage_costs) as events,
-    (select sum(cost_usd) from snapshot.main.fct_usage_costs) as cost_usd,
+    cast(cast($5 as varchar) as decimal(38, 18)) as cost_usd,
     (select count(*) from snapshot.main.rejected_events) as rejected_events;
