@@ -86,6 +86,8 @@ def run_build(settings: Settings, *, skip_unchanged: bool = False) -> BuildSumma
 
 
 def _run_job(settings: Settings) -> BuildSummary:
+    import dagster as dg
+
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     instance_config = settings.dagster_home / "dagster.yaml"
@@ -95,10 +97,9 @@ def _run_job(settings: Settings) -> BuildSummary:
         instance_config.write_text("telemetry:\n  enabled: false\n")
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     from orchestration.definitions import defs
-    from orchestration.lib.dagster_events import build_instance
 
     job = defs.resolve_job_def("build_warehouse")
-    with build_instance(settings.dagster_home) as instance:
+    with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False)
     ingest = _metadata(result, "raw_usage_events")
     publish = _metadata(result, "serving_snapshot")
