@@ -100,7 +100,9 @@ def tallyhouse_dbt_models(
     with tallyhouse.connect() as warehouse:
         # the next builds' event-level tests read only newer rows (dbt_project/macros/tests.sql)
         record_tested_build(warehouse, now)
-        if static_built is None and settings.engine == "duckdb":
+        # a run of some of the assets (Dagster's UI can select them) may not have built them all
+        built_all = set(_static_keys(manifest)) <= context.selected_asset_keys
+        if static_built is None and settings.engine == "duckdb" and built_all:
             record_static_models(warehouse, code, now)
     _prune_invocations(invocation.target_path, keep=INVOCATIONS_KEPT)
 
@@ -128,23 +130,30 @@ def _static_models_built(
     return built
 
 
+def _static_keys(manifest: dict) -> list[dg.AssetKey]:
+    """The static models' asset keys, each after its parents'."""
+    nodes = {
+        node["name"]: node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in ("seed", "model")
+    }
+    return [translator.get_asset_key(nodes[name]) for name in static_nodes(manifest)]
+
+
 def _static_models_kept(
     context: dg.AssetExecutionContext, manifest: dict, built: datetime, code: str
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """The static models this build left as they are, and their tests, as Dagster's events:
     their tables are those their last build wrote and tested, from the same code."""
-    ordered = static_nodes(manifest)
-    names = set(ordered)
+    names = set(static_nodes(manifest))
     metadata = {
         "left_as_built_at": dg.MetadataValue.timestamp(built.replace(tzinfo=UTC)),
         "code_fingerprint": code[:12],
     }
-    nodes = manifest["nodes"]
-    by_name = {n["name"]: n for n in nodes.values() if n["resource_type"] in ("seed", "model")}
-    for name in ordered:  # parents first, as Dagster requires
-        key = translator.get_asset_key(by_name[name])
+    for key in _static_keys(manifest):  # parents first, as Dagster requires
         if key in context.selected_asset_keys:
             yield dg.Output(None, output_name=key.to_python_identifier(), metadata=metadata)
+    nodes = manifest["nodes"]
     for unique_id, node in nodes.items():
         if node["resource_type"] != "test":
             continue
