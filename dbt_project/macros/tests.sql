@@ -34,9 +34,9 @@
     rows of runs newer than the last tested build must be unique among themselves (hashes
     first, as below) and must not repeat an id of a tested row (the old rows are only probed,
     not grouped: a semi join, whose hash table holds the new ids; as an inner join DuckDB 2.0
-    built it from the 10M old ones, 3x slower). A full refresh, a warehouse with nothing tested yet and Spark group every
-    row, as dbt's own `unique` does (when every row is new, probing them against themselves
-    would hold them all in memory twice). -#}
+    built it from the 10M old ones, 3x slower). A full refresh, a warehouse with nothing
+    tested yet and Spark group every row, as dbt's own `unique` does (when every row is new,
+    probing them against themselves would hold them all in memory twice). -#}
 {% test unique_across_ingest_runs(model, column_name) %}
     {%- set tested_through = -1 -%}
     {%- if target.type == 'duckdb' and not flags.FULL_REFRESH -%}

@@ -71,10 +71,11 @@ def tallyhouse_dbt_models(
     code = code_fingerprint(settings)
     unit_tests = unit_tests_due(settings, code)
     manifest = json.loads(dbt_project.manifest_path.read_text())
+    static = static_nodes(manifest)
     # some unit tests test static models: while they are due, those are built and tested too
     static_built = _static_models_built(context, tallyhouse, code, rebuild=unit_tests)
-    if static_built is not None:
-        command += ["--exclude", " ".join(static_nodes(manifest))]
+    if static_built is not None:  # one value: dagster-dbt's parser takes one per flag
+        command += ["--exclude", " ".join(static)]
     caught_up = _catch_up(context, dbt, tallyhouse, command)
     if settings.full_refresh:
         command.append("--full-refresh")
@@ -88,7 +89,7 @@ def tallyhouse_dbt_models(
         # the facts were rebuilt pass by pass: this pass appends the rest to them
         os.environ[FACTS_CAUGHT_UP_VARIABLE] = "1"
     if static_built is not None:  # before their dependents: Dagster wants them in that order
-        yield from _static_models_kept(context, manifest, static_built, code)
+        yield from _static_models_kept(context, manifest, static, static_built, code)
     try:
         invocation = dbt.cli(command, context=context)
         yield from invocation.stream()  # raises when a model or a test failed
@@ -101,7 +102,7 @@ def tallyhouse_dbt_models(
         # the next builds' event-level tests read only newer rows (dbt_project/macros/tests.sql)
         record_tested_build(warehouse, now)
         # a run of some of the assets (Dagster's UI can select them) may not have built them all
-        built_all = set(_static_keys(manifest)) <= context.selected_asset_keys
+        built_all = set(_static_keys(manifest, static)) <= context.selected_asset_keys
         if static_built is None and settings.engine == "duckdb" and built_all:
             record_static_models(warehouse, code, now)
     _prune_invocations(invocation.target_path, keep=INVOCATIONS_KEPT)
@@ -130,27 +131,31 @@ def _static_models_built(
     return built
 
 
-def _static_keys(manifest: dict) -> list[dg.AssetKey]:
-    """The static models' asset keys, each after its parents'."""
+def _static_keys(manifest: dict, static: list[str]) -> list[dg.AssetKey]:
+    """The asset keys of the static models (`static`, by name, each after its parents)."""
     nodes = {
         node["name"]: node
         for node in manifest["nodes"].values()
         if node["resource_type"] in ("seed", "model")
     }
-    return [translator.get_asset_key(nodes[name]) for name in static_nodes(manifest)]
+    return [translator.get_asset_key(nodes[name]) for name in static]
 
 
 def _static_models_kept(
-    context: dg.AssetExecutionContext, manifest: dict, built: datetime, code: str
+    context: dg.AssetExecutionContext,
+    manifest: dict,
+    static: list[str],
+    built: datetime,
+    code: str,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """The static models this build left as they are, and their tests, as Dagster's events:
     their tables are those their last build wrote and tested, from the same code."""
-    names = set(static_nodes(manifest))
+    names = set(static)
     metadata = {
         "left_as_built_at": dg.MetadataValue.timestamp(built.replace(tzinfo=UTC)),
         "code_fingerprint": code[:12],
     }
-    for key in _static_keys(manifest):  # parents first, as Dagster requires
+    for key in _static_keys(manifest, static):  # parents first, as Dagster requires
         if key in context.selected_asset_keys:
             yield dg.Output(None, output_name=key.to_python_identifier(), metadata=metadata)
     nodes = manifest["nodes"]
