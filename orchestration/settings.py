@@ -84,6 +84,15 @@ class Settings(BaseSettings):
     metric_query_memory: str = Field(
         default="256MB", description="DuckDB memory limit of one metric SQL evaluation."
     )
+    metric_build_seconds: float = Field(
+        default=60.0,
+        description="Time limit of one indexed metric's pre-computation in a build (all its "
+        "customers and slices); past it the metric is skipped and answered on demand.",
+    )
+    metric_build_memory: str = Field(
+        default="1GB",
+        description="DuckDB memory limit of one indexed metric's pre-computation in a build.",
+    )
 
     @cached_property
     def root(self) -> Path:

@@ -59,6 +59,8 @@ def use_home(home: Path) -> Settings:
     os.environ["TALLYHOUSE_NOW"] = PINNED_NOW
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     os.environ["TALLYHOUSE_METRIC_QUERY_SECONDS"] = "1"
+    # a runaway indexed metric costs the build this long before it is skipped
+    os.environ["TALLYHOUSE_METRIC_BUILD_SECONDS"] = "3"
     return Settings()
 
 

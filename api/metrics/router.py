@@ -70,7 +70,17 @@ def create_metric(
 
 @router.get("/{id}", response_model=MetricDefinition, responses=READ_ERRORS, summary="Get a metric")
 def get_metric(id: MetricId, key: MetricsReader, request: Request) -> MetricDefinition:
-    return service.get_metric(request.app.state.store, key.organization_id, id).public()
+    metric = service.get_metric(request.app.state.store, key.organization_id, id)
+    definition = metric.public()
+    if metric.query_type == "indexed":
+        view = request.app.state.snapshot.view()
+        cursor = None if view is None else view.connection.cursor()
+        try:
+            definition.precomputation = values.precomputation(cursor, metric)
+        finally:
+            if cursor is not None:
+                cursor.close()
+    return definition
 
 
 @router.post(

@@ -68,6 +68,16 @@ class MetricUpdate(_MetricFields):
     """Only the fields sent change; aggregationType, valueType and queryType cannot."""
 
 
+class Precomputation(BaseModel):
+    status: Literal["precomputed", "on_demand", "pending"] = Field(
+        description="precomputed: the last build pre-computed this version's values; "
+        "on_demand: it could not (see reason), so values are computed on request; pending: "
+        "no build has seen this version yet."
+    )
+    reason: str | None = Field(description="Why the values are not pre-computed, if so.")
+    asOf: str | None = Field(description="The build that decided it (its as-of instant).")
+
+
 class MetricDefinition(BaseModel):
     id: str = Field(
         description="met_ + 22 letters and digits.", examples=["met_4fQx0Lr2bT9mZc8PaK1wYs"]
@@ -81,6 +91,11 @@ class MetricDefinition(BaseModel):
     sqlDefinition: str | None = Field(description="Indexed and complex metrics only.")
     createdAt: str = Field(description="When the metric was created (UTC, ISO-8601).")
     updatedAt: str = Field(description="When it last changed (UTC, ISO-8601).")
+    precomputation: Precomputation | None = Field(
+        default=None,
+        description="Indexed metrics, in GET /v1/metrics/{id}: whether the last build "
+        "pre-computed the values, and if not, why.",
+    )
 
 
 class DeletedMetric(BaseModel):

@@ -215,8 +215,9 @@ def check_sql(sql: str, limits: metric_sandbox.SandboxLimits) -> str:
     """As runnable_sql, and the query must bind and return one number (at create, update)."""
     runnable = runnable_sql(sql)
     try:
-        # binds it against an empty filtered_events: unknown columns and result shape show now
-        metric_sandbox.evaluate(runnable, None, limits)
+        # binds it against an empty filtered_events, alone and in the build's correlated form:
+        # unknown columns, the result's shape and what the build cannot run show now
+        metric_sandbox.check(runnable, limits)
     except metric_sandbox.MetricQueryError as error:
         raise InvalidMetricSql(f"Invalid sqlDefinition: {error}") from None
     return runnable

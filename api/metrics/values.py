@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from api.errors import ValidationFailed
-from api.metrics.schemas import MetricValue, TimeframeOut
+from api.metrics.schemas import MetricValue, Precomputation, TimeframeOut
 from api.metrics.service import Metric, runnable_sql
 from api.metrics.timeframe import Timeframe, Window
 from api.periods import iso_ms
@@ -65,6 +65,24 @@ def metric_value(
             )
     value = _on_demand(con, metric, customer_id, window, limits)
     return _answer(metric, customer_id, timeframe, window, value, now, precomputed=False)
+
+
+def precomputation(con: duckdb.DuckDBPyConnection | None, metric: Metric) -> Precomputation:
+    """What the serving snapshot's build did with this indexed metric's current version."""
+    row = None
+    if con is not None:
+        try:
+            row = con.execute(
+                query(_HERE, "precomputation"),
+                {"org": metric.organization_id, "metric_id": metric.metric_id},
+            ).fetchone()
+        except duckdb.CatalogException:  # a snapshot published before dim_metrics existed
+            row = None
+    if row is None or row[0] != metric.version:
+        return Precomputation(status="pending", reason=None, asOf=None)
+    _version, precomputed, reason, as_of = row
+    status = "precomputed" if precomputed else "on_demand"
+    return Precomputation(status=status, reason=reason, asOf=iso_ms(_utc(as_of)))
 
 
 def slice_key(timeframe: Timeframe) -> str | None:

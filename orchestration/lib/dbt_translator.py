@@ -6,6 +6,9 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
+RAW_EVENTS = dg.AssetKey("raw_usage_events")
+RAW_METRIC_DEFINITIONS = dg.AssetKey("metric_definitions")
+
 
 class TallyhouseDbtTranslator(DagsterDbtTranslator):
     def __init__(self) -> None:
@@ -21,3 +24,11 @@ class TallyhouseDbtTranslator(DagsterDbtTranslator):
         if dbt_resource_props["resource_type"] == "source":
             return super().get_asset_key(dbt_resource_props)
         return dg.AssetKey(dbt_resource_props["name"])
+
+    def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        # dbt's run decides whether anything is new from a fingerprint of every raw input,
+        # the exported metric definitions included: it starts once they are written
+        if RAW_EVENTS in {dep.asset_key for dep in spec.deps}:
+            return spec.merge_attributes(deps=[RAW_METRIC_DEFINITIONS])
+        return spec

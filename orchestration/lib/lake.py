@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-RAW_TABLES = ("usage_events", "metric_definitions")
+RAW_TABLES = ("usage_events",)
 
 
 def export_raw(warehouse: duckdb.DuckDBPyConnection, lake_dir: Path) -> dict[str, int]:

@@ -1,41 +1,53 @@
-"""Run one metric's SQL in a locked-down DuckDB that holds nothing but `filtered_events`.
+"""Run one metric's SQL in a locked-down DuckDB that holds nothing but the metric's events.
 
-Each evaluation gets a fresh in-memory database: the caller's rows are copied in, then file
+Each evaluation gets a fresh in-memory database: the caller's rows are registered, then file
 and network access, Python replacement scans and extension loading are switched off and the
 configuration is locked, so the query cannot undo any of it. A timer interrupts a query that
 runs past its time limit; memory and threads are capped. The query has already been
 validated (orchestration.lib.metric_sql); this is the second wall, not the first.
+
+The same checks run wherever a metric is accepted or evaluated (docs/reliability.md#limits):
+`check` at create and update and again in the build's export, `evaluate` for one value on
+demand, `evaluate_slices` for every pre-computed value of a build, in the correlated form
+that `check` has already bound.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from orchestration.lib.metric_sql import FILTERED_EVENTS, FILTERED_EVENTS_COLUMNS
+from orchestration.lib.sql import load_sql
 from orchestration.settings import Settings
 
-_NUMERIC_TYPES = (
-    "TINYINT",
-    "SMALLINT",
-    "INTEGER",
-    "BIGINT",
-    "HUGEINT",
-    "UTINYINT",
-    "USMALLINT",
-    "UINTEGER",
-    "UBIGINT",
-    "UHUGEINT",
-    "FLOAT",
-    "DOUBLE",
-    "DECIMAL",
-)
+# The result's one column must be exactly one of these types (DuckDB's type ids): a list,
+# struct or map of numbers is not a number, whatever its name starts with.
+NUMERIC_TYPE_IDS = frozenset(
+    {
+        "tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint", "usmallint",
+        "uinteger", "ubigint", "uhugeint", "float", "double", "decimal",
+    }
+)  # fmt: skip
 _COLUMNS_DDL = ", ".join(f'"{name}" {kind}' for name, kind in FILTERED_EVENTS_COLUMNS.items())
+# the pre-computed slices a build evaluates: one customer, and a half-open span of instants
+SLICE_COLUMNS = {
+    "slice_id": "bigint",
+    "customer_id": "varchar",
+    "slice_start": "timestamp",
+    "slice_end": "timestamp",
+}
+_SLICES_DDL = ", ".join(f'"{name}" {kind}' for name, kind in SLICE_COLUMNS.items())
+_SLICES_TEMPLATE = load_sql(Path(__file__).parent, "evaluate_metric_slices")
+assert _SLICES_TEMPLATE.count("($metric_sql)") == 1, "evaluate_metric_slices.sql: one slot"
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,11 @@ class SandboxLimits:
     @classmethod
     def from_settings(cls, settings: Settings) -> SandboxLimits:
         return cls(seconds=settings.metric_query_seconds, memory=settings.metric_query_memory)
+
+    @classmethod
+    def for_build(cls, settings: Settings) -> SandboxLimits:
+        """One metric's share of a build: all its customers' slices in one evaluation."""
+        return cls(seconds=settings.metric_build_seconds, memory=settings.metric_build_memory)
 
 
 class MetricQueryError(Exception):
@@ -61,34 +78,81 @@ class MetricResultInvalid(MetricQueryError):
     pass
 
 
+def check(sql: str, limits: SandboxLimits) -> None:
+    """The query binds over an empty `filtered_events`, alone and in the correlated form the
+    build evaluates, and returns one numeric column; else MetricQueryError saying why."""
+    with _sandbox(None, limits, slices=None) as con:
+        _check_shape(con.sql(sql))
+        con.sql(_slices_query(sql))
+
+
 def evaluate(
     sql: str, events: pa.Table | None, limits: SandboxLimits
 ) -> int | Decimal | float | None:
-    """The query's one numeric value over `events` (None: check the query's shape only)."""
-    con = _locked_connection(events, limits)
-    timer = threading.Timer(limits.seconds, con.interrupt)
-    try:
-        timer.start()
+    """The query's one numeric value over `events` (one customer, one timeframe)."""
+    with _sandbox(events, limits, slices=None) as con:
         relation = con.sql(sql)
         _check_shape(relation)
-        if events is None:
-            return None
         rows = relation.limit(2).fetchall()
-    except duckdb.InterruptException:
-        raise MetricQueryTimeout(
-            f"metric query stopped after its time limit of {limits.seconds:g} s"
-        ) from None
-    except duckdb.Error as error:
-        raise MetricQueryError(f"metric query failed: {_first_line(error)}") from None
-    finally:
-        timer.cancel()
-        con.close()
     if len(rows) != 1:
         raise MetricResultInvalid(f"metric query must return exactly one row, not {len(rows)}")
     return _number(rows[0][0])
 
 
-def _locked_connection(events: pa.Table | None, limits: SandboxLimits) -> duckdb.DuckDBPyConnection:
+def evaluate_slices(
+    sql: str, events: pa.Table, slices: pa.Table, limits: SandboxLimits
+) -> pa.Table:
+    """(slice_id, result_rows, metric_value as DOUBLE) for every slice, in one query under
+    one time and memory limit: the whole of one metric's pre-computation in a build."""
+    with _sandbox(events, limits, slices=slices) as con:
+        relation = con.sql(_slices_query(sql))
+        kind = relation.types[2]
+        if kind.id not in NUMERIC_TYPE_IDS:
+            raise MetricResultInvalid(f"metric query must return a number, not {kind}")
+        values = relation.project(
+            "slice_id, result_rows, cast(metric_value as double) as metric_value"
+        ).to_arrow_table()
+    for value in values.column("metric_value").to_pylist():
+        if value is not None and not math.isfinite(value):
+            raise MetricResultInvalid(f"metric query returned {value!r}, not a finite number")
+    return values
+
+
+def _slices_query(sql: str) -> str:
+    return _SLICES_TEMPLATE.replace("($metric_sql)", f"({sql})")
+
+
+@contextmanager
+def _sandbox(
+    events: pa.Table | None, limits: SandboxLimits, *, slices: pa.Table | None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A locked connection whose queries stop at the time limit; DuckDB's errors become
+    MetricQueryError with their first line."""
+    con = _locked_connection(events, slices, limits)
+    timer = threading.Timer(limits.seconds, con.interrupt)
+    try:
+        timer.start()
+        yield con
+    except duckdb.InterruptException:
+        raise MetricQueryTimeout(
+            f"metric query stopped after its time limit of {limits.seconds:g} s"
+        ) from None
+    except duckdb.OutOfMemoryException:
+        raise MetricQueryError(
+            f"metric query stopped at its memory limit of {limits.memory}"
+        ) from None
+    except duckdb.Error as error:
+        raise MetricQueryError(f"metric query failed: {_first_line(error)}") from None
+    except RecursionError:
+        raise MetricQueryError("metric query nests too deeply") from None
+    finally:
+        timer.cancel()
+        con.close()
+
+
+def _locked_connection(
+    events: pa.Table | None, slices: pa.Table | None, limits: SandboxLimits
+) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(
         ":memory:",
         config={
@@ -99,11 +163,17 @@ def _locked_connection(events: pa.Table | None, limits: SandboxLimits) -> duckdb
         },
     )
     if events is None or not events.num_columns:
-        # no rows: a typed, empty relation is enough to bind the query and run it
+        # no rows: typed, empty relations are enough to bind the query and run it
         con.execute(f"create table {FILTERED_EVENTS} ({_COLUMNS_DDL})")
+        con.execute(f"create view metric_events as select * from {FILTERED_EVENTS}")
     else:
         # the caller's rows, scanned in place (no copy); registered before the lock-down
-        con.register(FILTERED_EVENTS, events.select(list(FILTERED_EVENTS_COLUMNS)))
+        chosen = events.select(list(FILTERED_EVENTS_COLUMNS))
+        con.register(FILTERED_EVENTS if slices is None else "metric_events", chosen)
+    if slices is None:
+        con.execute(f"create table metric_slices ({_SLICES_DDL})")
+    else:
+        con.register("metric_slices", slices.select(list(SLICE_COLUMNS)))
     con.execute("set python_enable_replacements = false")
     con.execute("set enable_external_access = false")
     con.execute("set lock_configuration = true")
@@ -117,8 +187,8 @@ def _check_shape(relation: duckdb.DuckDBPyRelation | None) -> None:
         raise MetricResultInvalid(
             f"metric query must return exactly one column, not {len(relation.types)}"
         )
-    kind = str(relation.types[0]).upper()
-    if not kind.startswith(_NUMERIC_TYPES):
+    kind = relation.types[0]
+    if kind.id not in NUMERIC_TYPE_IDS:
         raise MetricResultInvalid(f"metric query must return a number, not {kind}")
 
 

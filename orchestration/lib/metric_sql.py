@@ -10,7 +10,10 @@ parser, never the text as sent, so comments and tricks in the text do not reach 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from functools import lru_cache
+from typing import TypeVar
 
 import sqlglot
 from sqlglot import exp
@@ -19,6 +22,10 @@ from sqlglot.optimizer.scope import traverse_scope
 
 FILTERED_EVENTS = "filtered_events"
 MAX_SQL_LENGTH = 10_000
+# How deep the parsed query may nest (brackets, operators, CASE, subqueries): far beyond any
+# metric people write, and shallow enough that every later step, wherever it runs, walks it
+# without exhausting the stack (docs/reliability.md#limits).
+MAX_DEPTH = 64
 
 # filtered_events: the columns a metric's SQL can read, their types, and what they hold
 FILTERED_EVENTS_COLUMNS = {
@@ -96,9 +103,13 @@ def validate(sql: str) -> exp.Query:
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
     except (ParseError, TokenError) as error:
         raise MetricSqlError(f"sqlDefinition does not parse: {_first_line(error)}") from None
+    except RecursionError:
+        raise MetricSqlError(_TOO_DEEP) from None
     if len(statements) != 1:
         raise MetricSqlError("sqlDefinition must be exactly one statement")
     tree = statements[0]
+    if _depth(tree) > MAX_DEPTH:
+        raise MetricSqlError(_TOO_DEEP)
     if not isinstance(tree, exp.Select | exp.SetOperation):
         raise MetricSqlError("sqlDefinition must be a SELECT query")
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
@@ -115,8 +126,46 @@ def render(tree: exp.Expression) -> str:
 
 @lru_cache(maxsize=1024)
 def normalize(sql: str) -> str:
-    """The validated query as it will run (cached: a metric's SQL is checked once per text)."""
-    return render(validate(sql))
+    """The validated query as it will run (cached: a metric's SQL is checked once per text).
+
+    Run on a thread of its own, so that the outcome does not depend on how deep the caller's
+    stack already is: the API's handler and the build's Dagster step decide alike."""
+    return _on_fresh_stack(lambda: render(validate(sql)))
+
+
+_TOO_DEEP = f"sqlDefinition nests more than {MAX_DEPTH} levels deep"
+_T = TypeVar("_T")
+
+
+def _on_fresh_stack(work: Callable[[], _T]) -> _T:
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except RecursionError:
+            outcome["error"] = MetricSqlError(_TOO_DEEP)
+        except BaseException as error:  # handed to the caller's thread as it is
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, name="metric-sql")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]
+
+
+def _depth(tree: exp.Expression) -> int:
+    """The tree's depth, walked without recursion (the tree may be arbitrarily deep)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in node.iter_expressions())
+    return deepest
 
 
 def _check_node(node: exp.Expression, ctes: set[str]) -> None:
@@ -159,3 +208,15 @@ def _check_scopes(tree: exp.Query) -> None:
 
 def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0][:200]
+
+
+@lru_cache(maxsize=1024)
+def columns_read(sql: str) -> frozenset[str] | None:
+    """The filtered_events columns a validated query may read (a superset: any identifier of
+    that name anywhere), or None when it reads them all (`*`, other than in `count(*)`)."""
+    tree = _on_fresh_stack(lambda: validate(sql))
+    for star in tree.find_all(exp.Star):
+        if not isinstance(star.parent, exp.Count):
+            return None
+    names = {identifier.name.lower() for identifier in tree.find_all(exp.Identifier)}
+    return frozenset(names & FILTERED_EVENTS_COLUMNS.keys())

@@ -1,6 +1,7 @@
 import dagster as dg
 
 from orchestration.defs.metrics.export import export_definitions
+from orchestration.defs.metrics.precompute import precompute_values
 from orchestration.defs.resources import TallyhouseResource
 from orchestration.lib.control_store import engine_for
 from orchestration.lib.metric_sandbox import SandboxLimits
@@ -11,8 +12,8 @@ from orchestration.lib.metric_sandbox import SandboxLimits
     kinds={"duckdb", "sqlite"},
     deps=["raw_usage_events"],
     description="The live metric definitions, copied from the control store into "
-    "raw.metric_definitions; indexed ones that pass validation and a time-limited trial "
-    "run are marked indexable, and dbt pre-computes their values.",
+    "raw.metric_definitions; indexed ones that pass the API's own checks again are marked "
+    "indexable, and fct_metric_values pre-computes them.",
 )
 def metric_definitions(context: dg.AssetExecutionContext, tallyhouse: TallyhouseResource):
     settings = tallyhouse.settings()
@@ -35,5 +36,43 @@ def metric_definitions(context: dg.AssetExecutionContext, tallyhouse: Tallyhouse
             "definitions": report.definitions,
             "indexed": report.indexed,
             "not_indexable": dg.MetadataValue.json(report.not_indexable),
+        }
+    )
+
+
+@dg.asset(
+    group_name="marts",
+    kinds={"duckdb"},
+    deps=["metric_definitions", "fct_metric_events"],
+    description="One row per organization × indexed metric × customer × slice: each "
+    "indexable metric's SQL evaluated alone, in a sandbox with its own time and memory limit, "
+    "over every slice; also dim_metrics, each live metric's outcome (pre-computed, or why "
+    "not). A metric that fails is skipped and answered on demand; the build goes on.",
+)
+def fct_metric_values(context: dg.AssetExecutionContext, tallyhouse: TallyhouseResource):
+    settings = tallyhouse.settings()
+    with tallyhouse.connect() as warehouse:
+        report = precompute_values(
+            warehouse,
+            as_of=tallyhouse.now(),
+            limits=SandboxLimits.for_build(settings),
+            evaluate=settings.engine == "duckdb",
+            retry_failed=settings.full_refresh,
+            log=context.log.warning,
+        )
+    slowest = max(report.evaluated.items(), key=lambda item: item[1], default=None)
+    context.log.info(
+        f"{len(report.evaluated) - len(report.failed)} indexed metrics pre-computed "
+        f"({report.values:,} values), {len(report.failed)} failed and left to on-demand"
+        + (f"; slowest {slowest[0]} in {slowest[1]:.2f} s" if slowest else "")
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "values": report.values,
+            "evaluated": len(report.evaluated),
+            "failed": dg.MetadataValue.json(report.failed),
+            "seconds": dg.MetadataValue.json(
+                {metric_id: round(seconds, 3) for metric_id, seconds in report.evaluated.items()}
+            ),
         }
     )

@@ -1,14 +1,11 @@
 """Export the live metric definitions from the control store into the warehouse.
 
-Every definition's SQL is validated again here (the store is not trusted: it may have been
-written by an older release or by hand), and each indexed metric gets a trial run in the
-sandbox over its organization's busiest customer. Only definitions that pass are marked
-`indexable`, so a runaway or broken query can never stall or fail the dbt build: such a
-metric is answered on demand (and refused there with its reason).
-
-A definition whose version and SQL are those already exported, while the events are the same
-as at that export (same count in ``raw.usage_events``), keeps its outcome without a new
-trial: a build with nothing new does not read the busiest customers' events again.
+Every definition's SQL is checked again here, exactly as the API checks it at create and
+update (the store is not trusted: it may have been written by an older release or by hand).
+Indexed ones that pass are marked `indexable`; the build's pre-computation
+(`precompute.py`) evaluates each of those alone, under its own time and memory limit, so
+that no metric can stall or fail the build. One that is refused here, or stopped there, is
+answered on demand, and its reason is published in `dim_metrics`.
 """
 
 from __future__ import annotations
@@ -18,7 +15,6 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import sqlalchemy as sa
 
 from orchestration.lib import metric_sandbox, metric_sql
@@ -45,9 +41,6 @@ def export_definitions(
     with store.connect() as con:
         definitions = con.execute(sa.text(load_sql(SQL_DIR, "select_live_metrics"))).fetchall()
     rows, refused = [], {}
-    trial_events = _TrialEvents(warehouse)
-    events = warehouse.execute("select count(*) from raw.usage_events").fetchall()[0][0]
-    previous = _previous_outcomes(warehouse, events)
     for (
         metric_id,
         org,
@@ -59,12 +52,7 @@ def export_definitions(
         sql,
         version,
     ) in definitions:
-        runnable, reason = None, None
-        if (metric_id, version, sql) in previous:
-            runnable, reason = previous[metric_id, version, sql]
-        elif sql is not None:
-            trial = trial_events.of(org) if query_type == "indexed" else None
-            runnable, reason = _check(sql, trial, limits)
+        runnable, reason = (None, None) if sql is None else checked(sql, limits)
         indexable = query_type == "indexed" and reason is None
         if query_type == "indexed" and reason is not None:
             refused[metric_id] = reason
@@ -77,8 +65,6 @@ def export_definitions(
         warehouse.execute("delete from raw.metric_definitions")
         if rows:
             warehouse.executemany(load_sql(SQL_DIR, "insert_metric_definition"), rows)
-        warehouse.execute("delete from raw.metric_trial_events")
-        warehouse.execute("insert into raw.metric_trial_events values (?)", [events])
         warehouse.execute("commit")
     except BaseException:
         warehouse.execute("rollback")
@@ -87,54 +73,11 @@ def export_definitions(
     return ExportReport(definitions=len(rows), indexed=indexed, not_indexable=refused)
 
 
-def _previous_outcomes(
-    warehouse: duckdb.DuckDBPyConnection, events: int
-) -> dict[tuple[str, int, str | None], tuple[str | None, str | None]]:
-    """The last export's outcome per (metric, version, SQL), if the events are unchanged."""
-    (tried_on,) = warehouse.execute(
-        "select coalesce(max(events), -1) from raw.metric_trial_events"
-    ).fetchall()[0]
-    if tried_on != events:
-        return {}
-    return {
-        (metric_id, version, sql): (runnable, reason)
-        for metric_id, version, sql, runnable, reason in warehouse.execute(
-            "select metric_id, definition_version, sql_definition, runnable_sql, "
-            "not_indexed_reason from raw.metric_definitions"
-        ).fetchall()
-    }
-
-
-class _TrialEvents:
-    """Each organization's busiest customer's events, read once per export."""
-
-    def __init__(self, warehouse: duckdb.DuckDBPyConnection) -> None:
-        self.warehouse = warehouse
-        self.read: dict[str, pa.Table] = {}
-
-    def of(self, org: str) -> pa.Table:
-        if org not in self.read:
-            self.read[org] = self.warehouse.sql(
-                load_sql(SQL_DIR, "busiest_customer_events"), params={"org": org}
-            ).to_arrow_table()
-        return self.read[org]
-
-
-def _check(sql: str, trial: pa.Table | None, limits) -> tuple[str | None, str | None]:
-    """The runnable SQL, or why it is refused; with a trial, also why it cannot be indexed."""
+def checked(sql: str, limits: metric_sandbox.SandboxLimits) -> tuple[str | None, str | None]:
+    """The runnable SQL, or why it is refused: the API's create-time check, run again."""
     try:
         runnable = metric_sql.normalize(sql)
-        metric_sandbox.evaluate(runnable, None, limits)  # binds, one numeric column
+        metric_sandbox.check(runnable, limits)
     except (metric_sql.MetricSqlError, metric_sandbox.MetricQueryError) as error:
         return None, str(error)
-    if trial is None:
-        return runnable, None
-    try:
-        metric_sandbox.evaluate(runnable, trial, limits)
-    except metric_sandbox.MetricResultInvalid:
-        # a result that only shows on real rows (e.g. two rows) is the answer's problem, not
-        # the build's: the values mart records it and the API refuses it the same way
-        pass
-    except metric_sandbox.MetricQueryError as error:
-        return runnable, f"trial run on the busiest customer: {error}"
     return runnable, None

@@ -6,9 +6,11 @@ from orchestration.defs.transform.assets import tallyhouse_dbt_models
 from orchestration.lib.build_state import input_fingerprint, project_fingerprint
 from orchestration.lib.lake import load_marts
 
-# every mart the dbt project builds (its facts and dimensions) goes into the snapshot
+# every mart the dbt project builds (its facts and dimensions) goes into the snapshot, and
+# the metric values the build pre-computes beside dbt (with dim_metrics)
 MARTS = sorted(
-    key for key in tallyhouse_dbt_models.keys if key.path[-1].startswith(("fct_", "dim_"))
+    [key for key in tallyhouse_dbt_models.keys if key.path[-1].startswith(("fct_", "dim_"))]
+    + [dg.AssetKey("fct_metric_values")]
 )
 
 

@@ -1,5 +1,5 @@
--- The metric definitions of the last build, exported from the control store: dbt
--- pre-computes the indexed ones; analysts can join values to names.
+-- The metric definitions of the last build, exported from the control store: the build
+-- pre-computes the indexable ones (orchestration/defs/metrics/precompute.py).
 create schema if not exists raw;
 
 create table if not exists raw.metric_definitions (
@@ -19,5 +19,4 @@ create table if not exists raw.metric_definitions (
     exported_at timestamp not null
 );
 
--- how many events the last export's trial runs saw: unchanged, its outcomes stand
-create table if not exists raw.metric_trial_events (events bigint not null);
+drop table if exists raw.metric_trial_events;

@@ -1,0 +1,141 @@
+"""Pre-compute the values of indexed metrics, one metric at a time, each in its own sandbox.
+
+A metric is evaluated over every slice of every customer of its organization in one query
+(orchestration/lib/sql/evaluate_metric_slices.sql) in a fresh, locked DuckDB holding only
+that organization's events, under the build's time and memory limit for one metric. A metric
+that errors, returns something other than one number, or runs past a limit is skipped and
+recorded with its reason in `dim_metrics`: its values are answered on demand, and every other
+metric, mart and organization builds and publishes. A metric that failed is not tried again
+while its definition is the same (a runaway would otherwise cost every build its time limit);
+a new version, or a full refresh, tries it again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from orchestration.lib import metric_sandbox, metric_sql
+from orchestration.lib.metric_sql import FILTERED_EVENTS_COLUMNS
+from orchestration.lib.sql import load_sql
+
+SQL_DIR = Path(__file__).parent
+
+
+@dataclass
+class PrecomputeReport:
+    evaluated: dict[str, float] = field(default_factory=dict)  # metric id: seconds
+    failed: dict[str, str] = field(default_factory=dict)  # metric id: reason
+    values: int = 0
+
+
+def precompute_values(
+    warehouse: duckdb.DuckDBPyConnection,
+    *,
+    as_of: datetime,
+    limits: metric_sandbox.SandboxLimits,
+    evaluate: bool = True,
+    retry_failed: bool = False,
+    log: Callable[[str], None] = lambda message: None,
+) -> PrecomputeReport:
+    """Write marts.fct_metric_values and marts.dim_metrics anew. With `evaluate` false (an
+    engine other than DuckDB), no metric is evaluated and dim_metrics says why."""
+    as_of = as_of.replace(tzinfo=None)
+    previous = {} if retry_failed else _previous_failures(warehouse)
+    definitions = warehouse.execute(
+        "select metric_id, organization_id, name, query_type, definition_version, indexable, "
+        "runnable_sql, not_indexed_reason from raw.metric_definitions order by metric_id"
+    ).fetchall()
+    report, outcomes, results = PrecomputeReport(), [], []
+    slices_of: dict[str, pa.Table] = {}
+    for metric_id, org, name, query_type, version, indexable, runnable, refused in definitions:
+        seconds, failed, reason = None, False, refused
+        if not indexable:
+            pass
+        elif not evaluate:
+            reason = "pre-computed on the embedded engine (DuckDB) only"
+        elif (metric_id, version) in previous:
+            failed, reason = True, previous[metric_id, version]
+        else:
+            if org not in slices_of:
+                slices_of[org] = _slices(warehouse, org, as_of)
+            started = time.perf_counter()
+            try:
+                values = metric_sandbox.evaluate_slices(
+                    runnable, _events(warehouse, org, runnable), slices_of[org], limits
+                )
+            except (metric_sandbox.MetricQueryError, metric_sql.MetricSqlError) as error:
+                failed, reason = True, f"the build could not pre-compute it: {error}"
+                report.failed[metric_id] = reason
+                log(f"metric {metric_id} ({org}) is not pre-computed: {reason}")
+            else:
+                results.append((org, metric_id, version, slices_of[org], values))
+                report.values += values.num_rows
+            seconds = time.perf_counter() - started
+            report.evaluated[metric_id] = seconds
+        precomputed = bool(indexable) and evaluate and not failed
+        outcomes.append(
+            (metric_id, org, name, query_type, version, precomputed, failed, reason, seconds, as_of)
+        )
+    _write(warehouse, outcomes, results, as_of)
+    return report
+
+
+def _previous_failures(warehouse: duckdb.DuckDBPyConnection) -> dict[tuple[str, int], str]:
+    exists = warehouse.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'marts' and table_name = 'dim_metrics'"
+    ).fetchall()[0][0]
+    if not exists:
+        return {}
+    rows = warehouse.execute(load_sql(SQL_DIR, "select_previous_failures")).fetchall()
+    return {(metric_id, version): reason for metric_id, version, reason in rows}
+
+
+def _slices(warehouse: duckdb.DuckDBPyConnection, org: str, as_of: datetime) -> pa.Table:
+    return warehouse.sql(
+        load_sql(SQL_DIR, "metric_slices"), params={"org": org, "as_of": as_of}
+    ).to_arrow_table()
+
+
+def _events(warehouse: duckdb.DuckDBPyConnection, org: str, runnable: str) -> pa.Table:
+    """The organization's events with the columns the metric reads (the rest typed nulls):
+    what the sandbox holds, and the build's memory, stay as small as the metric allows."""
+    read = metric_sql.columns_read(runnable)
+    needed = {"customer_id", "timestamp"} | (set(FILTERED_EVENTS_COLUMNS) if read is None else read)
+    columns = ", ".join(
+        f'"{name}"' if name in needed else f'cast(null as {kind}) as "{name}"'
+        for name, kind in FILTERED_EVENTS_COLUMNS.items()
+    )
+    return warehouse.sql(
+        f"select {columns} from ({load_sql(SQL_DIR, 'organization_metric_events')})",
+        params={"org": org},
+    ).to_arrow_table()
+
+
+def _write(warehouse: duckdb.DuckDBPyConnection, outcomes, results, as_of: datetime) -> None:
+    warehouse.execute("begin transaction")
+    try:
+        warehouse.execute(load_sql(SQL_DIR, "create_metric_values"))
+        if outcomes:
+            warehouse.executemany(
+                "insert into marts.dim_metrics values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", outcomes
+            )
+        insert = load_sql(SQL_DIR, "insert_metric_values")
+        for org, metric_id, version, slices, evaluated in results:
+            warehouse.register("slices", slices)
+            warehouse.register("evaluated", evaluated)
+            warehouse.execute(insert, [org, metric_id, version, as_of])
+        warehouse.execute("commit")
+    except BaseException:
+        warehouse.execute("rollback")
+        raise
+    finally:
+        for name in ("slices", "evaluated"):
+            warehouse.unregister(name)

@@ -1,0 +1,7 @@
+-- The metrics the last build tried and could not pre-compute, by the version it tried.
+select
+    metric_id,
+    definition_version,
+    not_precomputed_reason
+from marts.dim_metrics
+where precompute_failed
