@@ -13,7 +13,13 @@ import duckdb
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import Forbidden, RateLimited, SnapshotUnavailable, Unauthorized
+from api.errors import (
+    Forbidden,
+    RateLimited,
+    SnapshotUnavailable,
+    Unauthorized,
+    ValidationFailed,
+)
 from api.keys.service import ApiKey
 from api.snapshot import SnapshotView
 from orchestration.settings import Settings
@@ -29,8 +35,19 @@ async def get_now(request: Request) -> datetime:
     return request.app.state.settings.clock()
 
 
+async def single_parameters(request: Request) -> None:
+    """A query parameter given twice is ambiguous (which one counts?): refused, not guessed."""
+    params = request.query_params
+    if len(params) != len(params.multi_items()):
+        twice = sorted({name for name in params if len(params.getlist(name)) > 1})
+        raise ValidationFailed(f"Invalid request: {', '.join(twice)} given more than once")
+
+
 async def authenticated_key(request: Request) -> ApiKey:
-    header = request.headers.get("authorization", "")
+    headers = request.headers.getlist("authorization")
+    if len(headers) > 1:  # two credentials: neither is taken
+        raise Unauthorized(_UNAUTHORIZED)
+    header = headers[0] if headers else ""
     scheme, _, token = header.partition(" ")
     key, token = None, token.strip()
     if scheme.lower() == "bearer" and token.startswith("sk_"):

@@ -6,12 +6,15 @@ import logging
 import time
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.cost_data.router import router as cost_data_router
+from api.deps import single_parameters
 from api.end_user_costs.router import router as end_user_costs_router
 from api.errors import (
     CORRELATION_HEADER,
@@ -107,6 +110,7 @@ class BodyLimitMiddleware:
             message = await receive()
             received += len(message.get("body", b""))
             if received > MAX_BODY_BYTES:
+                scope.setdefault("state", {})["body_too_large"] = True
                 raise _BodyTooLarge
             return message
 
@@ -115,10 +119,14 @@ class BodyLimitMiddleware:
         except _BodyTooLarge:
             await self._refuse(scope, receive, send)
 
+    @staticmethod
+    def too_large(request: Request) -> bool:
+        """Whether this request's body was cut off at the limit (a handler that reads the body
+        itself may have turned that into an error of its own)."""
+        return bool(request.scope.get("state", {}).get("body_too_large"))
+
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        limit = PayloadTooLarge(f"Request body larger than {MAX_BODY_BYTES} bytes")
-        await error_response(request, limit)(scope, receive, send)
+        await error_response(Request(scope, receive), _too_large())(scope, receive, send)
 
 
 class _BodyTooLarge(Exception):
@@ -132,6 +140,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError):
+        if BodyLimitMiddleware.too_large(request):
+            return error_response(request, _too_large())
         if any(e["type"] == "json_invalid" for e in error.errors()):
             return error_response(request, ValidationFailed("Malformed JSON in the request body"))
         problems = "; ".join(
@@ -143,6 +153,12 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException):
+        if BodyLimitMiddleware.too_large(request):
+            return error_response(request, _too_large())
+        if error.status_code == 404 and (twin := _slash_twin(request)) is not None:
+            # a relative Location: never built from the request's Host header
+            query = request.url.query
+            return RedirectResponse(twin + (f"?{query}" if query else ""), status_code=307)
         if error.status_code == 405:
             return error_response(
                 request,
@@ -159,12 +175,44 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception):
+        if isinstance(error, _BodyTooLarge) or BodyLimitMiddleware.too_large(request):
+            return error_response(request, _too_large())
+        # one line, whatever the error: where it was raised, never a whole traceback (a
+        # RecursionError's would be a megabyte); the correlation id finds the request
         log.error(
-            "unhandled error correlation_id=%s",
+            "unhandled error correlation_id=%s type=%s at=%s message=%.200r",
             getattr(request.state, "correlation_id", "-"),
-            exc_info=error,
+            type(error).__name__,
+            _raised_at(error),
+            str(error),
         )
         return error_response(request, ApiError("Something went wrong on our end"))
+
+
+def _too_large() -> PayloadTooLarge:
+    return PayloadTooLarge(f"Request body larger than {MAX_BODY_BYTES} bytes")
+
+
+def _raised_at(error: BaseException) -> str:
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    if frame is None:
+        return "-"
+    return f"{frame.tb_frame.f_code.co_filename}:{frame.tb_lineno}"
+
+
+def _slash_twin(request: Request) -> str | None:
+    """The path with its trailing slash removed (or one added), if a route has that path."""
+    path = request.url.path
+    twin = path.rstrip("/") if path.endswith("/") else path + "/"
+    if not twin.startswith("/") or twin.startswith("//"):
+        return None  # "//host" would be another site
+    scope = {**request.scope, "path": twin}
+    for route in request.app.router.routes:
+        if route.matches(scope)[0] is Match.FULL:
+            return twin
+    return None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -185,7 +233,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "end-user costs and metric values from the published warehouse snapshot. Authenticate with "
         "`Authorization: Bearer sk_test_…`. Every error uses one envelope with a correlation id.",
         lifespan=lifespan,
+        dependencies=[Depends(single_parameters)],
     )
+    # our 404 handler redirects a path that differs by a trailing slash, relatively
+    app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.store = engine_for(settings.control_store_url)
     app.state.snapshot = SnapshotReader(

@@ -11,8 +11,14 @@ from api.errors import ValidationFailed
 TIME_WINDOWS = ("current-period", "last-period", "last-7-days", "last-30-days")
 DEFAULT_TIME_WINDOW = "current-period"
 GRANULARITIES = ("day", "week", "month")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only
 _ONE_MS = timedelta(milliseconds=1)
+# The dates a read may name: every period, and the period before it, stays far inside what
+# Python and the warehouse can represent (docs/api.md#dates).
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2999, 12, 31)
+EARLIEST_INSTANT = datetime.combine(EARLIEST_DATE, time(), tzinfo=UTC)
+END_OF_TIME = datetime.combine(LATEST_DATE + timedelta(days=1), time(), tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -51,12 +57,17 @@ def time_window(name: str, now: datetime) -> Window:
 
 
 def parse_date(name: str, value: str) -> date:
-    if not _DATE.match(value):
+    if not _DATE.fullmatch(value):
         raise ValidationFailed(f"Invalid {name}: {value}. Expected YYYY-MM-DD")
     try:
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         raise ValidationFailed(f"Invalid {name}: {value} is not a calendar date") from None
+    if not EARLIEST_DATE <= parsed <= LATEST_DATE:
+        raise ValidationFailed(
+            f"Invalid {name}: {value}; dates run from {EARLIEST_DATE} to {LATEST_DATE}"
+        )
+    return parsed
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ def _run_job(settings: Settings) -> BuildSummary:
             version, cost = con.execute(
                 "select snapshot_version, cost_usd from snapshot_info"
             ).fetchall()[0]
-            total_cost = str(cost)
+            total_cost = None if cost is None else str(cost)
     return BuildSummary(
         run_id=result.run_id,
         success=result.success,

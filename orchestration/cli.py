@@ -111,6 +111,11 @@ def _build(*, skip_unchanged: bool = True):
         f"{summary.events_rejected:,} rejected, {summary.duplicates:,} duplicates; "
         f"{summary.events_total:,} events in the warehouse, total cost ${_usd(summary.cost_usd_total)}"
     )
+    if summary.success and summary.events_total == 0:
+        console.print(
+            f"nothing to build yet: no events in {settings.landing_dir} and none recorded "
+            "through the API; the snapshot served is empty"
+        )
     if summary.published:
         console.print(f"snapshot {summary.snapshot_version}: {settings.current_snapshot}")
         failed = sorted(name for name, (passed, _) in summary.checks.items() if not passed)

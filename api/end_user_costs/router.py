@@ -22,7 +22,7 @@ ExternalId = Annotated[
 
 
 @router.get(
-    "/{externalId}/summary",
+    "/{externalId:path}/summary",
     response_model=EndUserSummary,
     responses=ERRORS,
     summary="One end user's cost over a date range against the days before",
@@ -44,7 +44,7 @@ async def end_user_summary(
 
 
 @router.get(
-    "/{externalId}/by-model",
+    "/{externalId:path}/by-model",
     response_model=EndUserModelBreakdown,
     responses=ERRORS,
     summary="One end user's cost per model over a date range",

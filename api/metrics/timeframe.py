@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from api.errors import ValidationFailed
-from api.periods import iso_ms
+from api.periods import EARLIEST_INSTANT, END_OF_TIME, iso_ms
 
 TYPES = ("ALL", "RELATIVE", "ABSOLUTE")
 FIELDS = ("type", "days", "start", "end")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits: not ², not ٢
 _ONE_US = timedelta(microseconds=1)
 
 
@@ -99,6 +100,8 @@ def _gather(params: Mapping[str, str]) -> dict[str, object]:
             document = json.loads(raw)
         except ValueError:
             raise InvalidTimeframe("timeframe is not valid JSON") from None
+        except RecursionError:
+            raise InvalidTimeframe("timeframe nests too deeply") from None
         if not isinstance(document, dict):
             raise InvalidTimeframe("timeframe must be a JSON object")
         if unknown := sorted(set(document) - set(FIELDS)):
@@ -123,7 +126,7 @@ def _days(value: object, max_days: int) -> int:
     if value is None:
         raise InvalidTimeframe("A RELATIVE timeframe needs days")
     if isinstance(value, bool) or not (
-        isinstance(value, int) or (isinstance(value, str) and value.isdigit())
+        isinstance(value, int) or (isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value))
     ):
         raise InvalidTimeframe(f"timeframe days must be a whole number, not {value!r}")
     days = int(value)
@@ -138,12 +141,18 @@ def _instant(value: object, name: str, *, end: bool) -> datetime:
         raise InvalidTimeframe(f"timeframe {name} must be an ISO-8601 date or date-time")
     text = value.strip()
     try:
+        if not text.isascii():
+            raise ValueError
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InvalidTimeframe(
             f"timeframe {name} must be an ISO-8601 date or date-time, not {value!r}"
         ) from None
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    if _DATE.match(text) and end:
+    if _DATE.fullmatch(text) and end and moment < END_OF_TIME:
         moment += timedelta(days=1)
+    if not EARLIEST_INSTANT <= moment <= END_OF_TIME:
+        raise InvalidTimeframe(
+            f"timeframe {name} must be from {iso_ms(EARLIEST_INSTANT)} to {iso_ms(END_OF_TIME)}"
+        )
     return moment

@@ -56,23 +56,29 @@ def passes(event: EventStruct) -> bool:
     return (
         bool(event.eventType.strip())
         and bool(event.metricName.strip())
+        and (event.idempotencyKey is None or bool(event.idempotencyKey.strip()))
         and number_ok(event.quantity, MAX_QUANTITY)
         and (event.costUsd is None or number_ok(event.costUsd, MAX_COST_USD))
         and (event.metadata is None or metadata_problem(event.metadata) is None)
     )
 
 
+# what the fast lane cannot take: invalid UTF-8 and nesting too deep for the decoder go to
+# the slow lane, which says what is wrong
+_REFUSED = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
+
 def decode_event(raw: bytes) -> EventStruct | None:
     try:
         return _event_decoder.decode(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except _REFUSED:
         return None
 
 
 def decode_batch(raw: bytes) -> list[EventStruct] | None:
     try:
         return _batch_decoder.decode(raw).events
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except _REFUSED:
         return None
 
 

@@ -42,9 +42,15 @@ def _limits(settings) -> tuple[timedelta, timedelta]:
 def _parse(raw: bytes) -> Any:
     """Plain JSON, for bodies the fast lane refused: the model then says what is wrong."""
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        text = raw.decode()
+    except UnicodeDecodeError:
+        raise ValidationFailed("The request body is not valid UTF-8") from None
+    try:
+        return json.loads(text)
+    except ValueError:
         raise ValidationFailed("Malformed JSON in the request body") from None
+    except RecursionError:
+        raise ValidationFailed("The request body nests too deeply to be read") from None
 
 
 @router.post(

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from orchestration.lib.event_body import (
+    MAX_METADATA_CHARS,
+    MAX_METADATA_DEPTH,
+    TIMESTAMP_PATTERN,
+    warehouse_json_length,
+)
 
 MAX_QUANTITY = 100_000_000_000
 MAX_COST_USD = 1_000_000
-MAX_METADATA_CHARS = 16_384
 MAX_BATCH = 1000
+_TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
 TOKEN_FIELDS = (
     "inputTokens",
     "outputTokens",
@@ -23,8 +31,11 @@ TOKEN_FIELDS = (
 
 
 def number_ok(value: Any, maximum: float) -> bool:
-    """A finite JSON number (not a boolean) between 0 and maximum."""
-    return type(value) in (int, float) and math.isfinite(value) and 0 <= value <= maximum
+    """A finite JSON number (not a boolean) between 0 and maximum (an integer of any size is
+    compared as it is: one too large for a float is simply too large)."""
+    if type(value) is int:
+        return 0 <= value <= maximum
+    return type(value) is float and math.isfinite(value) and 0 <= value <= maximum
 
 
 def _finite_number(value: Any, maximum: float) -> float | int:
@@ -79,9 +90,22 @@ class UsageEventIn(BaseModel):
         description="model, provider, feature, the token split (inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, reasoningTokens) and anything else; at most 16,384 characters as JSON.",
     )
 
-    @field_validator("eventType", "metricName")
+    @model_validator(mode="before")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
+    def _unicode(cls, value: Any) -> Any:
+        """Strings JSON's \\u escapes made invalid (lone surrogates); metadata's own check
+        covers its keys and values."""
+        if isinstance(value, dict) and not all(
+            _unicode_ok(item) for item in value.values() if isinstance(item, str)
+        ):
+            raise ValueError("strings must be valid Unicode (no lone surrogates)")
+        return value
+
+    @field_validator("eventType", "metricName", "idempotencyKey")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.strip():
             raise ValueError("must not be blank")
         return value
@@ -101,10 +125,7 @@ class UsageEventIn(BaseModel):
     def _timestamp(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        try:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError("must be an ISO-8601 date-time") from None
+        event_time({"timestamp": value})  # ValueError: not a date-time we take
         return value
 
     @field_validator("metadata")
@@ -171,34 +192,89 @@ def metadata_problem(metadata: dict[str, Any]) -> str | None:
         item = metadata.get(name)
         if item is None:
             continue
-        if (
-            type(item) not in (int, float)
-            or not math.isfinite(item)
-            or item != int(item)
-            or not 0 <= item <= MAX_QUANTITY
-        ):
+        if not number_ok(item, MAX_QUANTITY) or item != int(item):
             return f"{name} must be a whole number between 0 and {MAX_QUANTITY}"
-    # a cheap upper bound first; the exact length only for large metadata
-    bound = 2
-    for key, item in metadata.items():
-        if type(item) is str:
-            bound += len(key) + 2 * len(item) + 8
-        elif type(item) in (int, float, bool) or item is None:
-            bound += len(key) + 32
-        else:
-            bound = MAX_METADATA_CHARS + 1
-            break
+    if (problem := json_problem(metadata)) is not None:
+        return problem
+    # a cheap upper bound of the warehouse's JSON text first; its exact length only near it
     if (
-        bound > MAX_METADATA_CHARS
-        and len(json.dumps(metadata, separators=(",", ":"))) > MAX_METADATA_CHARS
+        _json_length_bound(metadata) > MAX_METADATA_CHARS
+        and warehouse_json_length(json.dumps(metadata, ensure_ascii=False)) > MAX_METADATA_CHARS
     ):
         return f"at most {MAX_METADATA_CHARS} characters as JSON"
     return None
 
 
+def json_problem(document: dict[str, Any]) -> str | None:
+    """Metadata nested too deeply, or a string (key or value) that is not valid Unicode (a
+    lone surrogate, which JSON's \\u escapes can spell): walked without recursion."""
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            if depth >= MAX_METADATA_DEPTH:
+                return f"metadata nests more than {MAX_METADATA_DEPTH} levels deep"
+            for key, value in item.items():
+                if isinstance(key, str) and not _unicode_ok(key):
+                    return "strings must be valid Unicode (no lone surrogates)"
+                stack.append((value, depth + 1))
+        elif isinstance(item, list):
+            if depth >= MAX_METADATA_DEPTH:
+                return f"metadata nests more than {MAX_METADATA_DEPTH} levels deep"
+            stack.extend((value, depth + 1) for value in item)
+        elif isinstance(item, str) and not _unicode_ok(item):
+            return "strings must be valid Unicode (no lone surrogates)"
+    return None
+
+
+def _unicode_ok(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _json_length_bound(item: Any) -> int:
+    """At least as long as the warehouse's JSON text of `item` (an escape is at most 6
+    characters, a double at most 24), walked without recursion."""
+    total, stack = 0, [item]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += 2 + 6 * len(item)
+        elif isinstance(item, dict):
+            total += 2 + 2 * len(item)  # braces, a colon and a comma per member
+            for key, value in item.items():
+                total += 2 + 6 * len(key)
+                stack.append(value)
+        elif isinstance(item, list):
+            total += 2 + len(item)
+            stack.extend(item)
+        elif type(item) is int:
+            total += len(str(item))
+        else:
+            total += 25  # a double, true, false or null
+    return total
+
+
 def event_time(sent: dict[str, Any]) -> datetime | None:
+    """The event's instant in UTC; ValueError when its timestamp is not one the warehouse
+    takes (TIMESTAMP_PATTERN). An offset that moves it past year 1 or 9999 gives the first or
+    last instant, which the age and lead checks then refuse as the warehouse does."""
     timestamp = sent.get("timestamp")
     if timestamp is None:
         return None
-    parsed = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    if not _TIMESTAMP.fullmatch(timestamp):
+        raise ValueError("must be an ISO-8601 date-time")
+    try:
+        parsed = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("must be an ISO-8601 date-time") from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        early = parsed.year == 1
+        return (datetime.min if early else datetime.max).replace(tzinfo=UTC)

@@ -22,7 +22,7 @@ import duckdb
 import sqlalchemy as sa
 
 from orchestration.defs.ingest import inbox
-from orchestration.lib.event_body import BODY_FIELDS
+from orchestration.lib.event_body import BODY_FIELDS, MAX_METADATA_CHARS, TIMESTAMP_PATTERN
 from orchestration.lib.sql import load_sql
 
 SQL_DIR = Path(__file__).parent
@@ -281,7 +281,13 @@ def _ingest_batch(
             _record_file(con, file, "rejected", (0, 0, 1, 0), run_id, now_naive)
         con.execute(
             load_sql(SQL_DIR, "validate_landing_lines"),
-            [now_naive, int(max_age.total_seconds()), int(max_future.total_seconds())],
+            [
+                now_naive,
+                int(max_age.total_seconds()),
+                int(max_future.total_seconds()),
+                TIMESTAMP_PATTERN,
+                MAX_METADATA_CHARS,
+            ],
         )
         con.execute(load_sql(SQL_DIR, "classify_landing_events"))
         con.execute(load_sql(SQL_DIR, "insert_new_events"), [run_id, now_naive])

@@ -1,6 +1,8 @@
 -- Parse and validate every landing line; each gets either a typed event or a reject reason.
 -- $1 now (UTC timestamp), $2 accepted age in seconds, $3 accepted lead in seconds; API inbox
--- events are judged against the instant they were received, landing files against now
+-- events are judged against the instant they were received, landing files against now.
+-- $4 the timestamp pattern and $5 the metadata's length limit: the write API's own rules
+-- (orchestration/lib/event_body.py)
 create or replace temp table landing_checked as
 with valid_json as (
     select
@@ -116,7 +118,8 @@ checked as (
                 then 'idempotencyKey: no control characters'
             when timestamp_json is not null and timestamp_json not in ('VARCHAR', 'NULL')
                 then 'timestamp: must be an ISO-8601 string'
-            when timestamp_text is not null and event_at is null
+            when timestamp_text is not null
+                and (event_at is null or not regexp_full_match(timestamp_text, $4))
                 then 'timestamp: not an ISO-8601 date-time'
             when event_at > coalesce(received_at, $1) + to_seconds($3)
                 then 'timestamp: more than 5 minutes in the future'
@@ -134,7 +137,7 @@ checked as (
             when length(event_string) > 1000 then 'value: at most 1000 characters'
             when metadata_json is not null and metadata_json not in ('OBJECT', 'NULL')
                 then 'metadata: must be an object'
-            when length(metadata::varchar) > 16384 then 'metadata: at most 16384 characters'
+            when length(metadata::varchar) > $5 then 'metadata: at most ' || $5 || ' characters'
             when model_json not in ('VARCHAR', 'NULL') or provider_json not in ('VARCHAR', 'NULL')
                 or feature_json not in ('VARCHAR', 'NULL')
                 then 'metadata: model, provider and feature must be strings'
