@@ -9,7 +9,8 @@ validated (orchestration.lib.metric_sql); this is the second wall, not the first
 The same checks run wherever a metric is accepted or evaluated (docs/reliability.md#limits):
 `check` at create and update and again in the build's export, `evaluate` for one value on
 demand, `evaluate_slices` for every pre-computed value of a build, in the correlated form
-that `check` has already bound.
+that `check` has already bound. The last two run in a worker process
+(orchestration/lib/sandbox_process.py), whose limits hold whatever the query allocates.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from orchestration.lib import sandbox_process
 from orchestration.lib.metric_sql import FILTERED_EVENTS, FILTERED_EVENTS_COLUMNS
 from orchestration.lib.sql import load_sql
 from orchestration.settings import Settings
@@ -86,10 +88,50 @@ def check(sql: str, limits: SandboxLimits) -> None:
         con.sql(_slices_query(sql))
 
 
-def evaluate(
+def evaluate(sql: str, events: pa.Table, limits: SandboxLimits) -> int | Decimal | float | None:
+    """The query's one numeric value over `events` (one customer, one timeframe)."""
+    return _in_worker(("value", sql, events, None, limits), limits)
+
+
+def evaluate_slices(
+    sql: str, events: pa.Table, slices: pa.Table, limits: SandboxLimits
+) -> pa.Table:
+    """(slice_id, result_rows, metric_value as DOUBLE) for every slice, in one query under
+    one time and memory limit: the whole of one metric's pre-computation in a build."""
+    return _in_worker(("slices", sql, events, slices, limits), limits)
+
+
+_ERRORS = {
+    error.__name__: error for error in (MetricQueryError, MetricQueryTimeout, MetricResultInvalid)
+}
+
+
+def _in_worker(request: tuple, limits: SandboxLimits):
+    with sandbox_process.pool().worker() as worker:
+        try:
+            answer = worker.call(request, timeout=limits.seconds)
+        except sandbox_process.WorkerFailed as failed:
+            if failed.timed_out:
+                raise MetricQueryTimeout(_timeout_message(limits)) from None
+            raise MetricQueryError(memory_message(limits)) from None
+    if answer[0] == "ok":
+        return answer[1]
+    _, kind, message = answer
+    raise _ERRORS[kind](message)
+
+
+def _timeout_message(limits: SandboxLimits) -> str:
+    return f"metric query stopped after its time limit of {limits.seconds:g} s"
+
+
+def memory_message(limits: SandboxLimits) -> str:
+    return f"metric query stopped at its memory limit of {limits.memory}"
+
+
+def evaluate_here(
     sql: str, events: pa.Table | None, limits: SandboxLimits
 ) -> int | Decimal | float | None:
-    """The query's one numeric value over `events` (one customer, one timeframe)."""
+    """evaluate, in this process (a sandbox worker's)."""
     with _sandbox(events, limits, slices=None) as con:
         relation = con.sql(sql)
         _check_shape(relation)
@@ -99,11 +141,10 @@ def evaluate(
     return _number(rows[0][0])
 
 
-def evaluate_slices(
+def evaluate_slices_here(
     sql: str, events: pa.Table, slices: pa.Table, limits: SandboxLimits
 ) -> pa.Table:
-    """(slice_id, result_rows, metric_value as DOUBLE) for every slice, in one query under
-    one time and memory limit: the whole of one metric's pre-computation in a build."""
+    """evaluate_slices, in this process (a sandbox worker's)."""
     with _sandbox(events, limits, slices=slices) as con:
         relation = con.sql(_slices_query(sql))
         kind = relation.types[2]
@@ -134,13 +175,9 @@ def _sandbox(
         timer.start()
         yield con
     except duckdb.InterruptException:
-        raise MetricQueryTimeout(
-            f"metric query stopped after its time limit of {limits.seconds:g} s"
-        ) from None
-    except duckdb.OutOfMemoryException:
-        raise MetricQueryError(
-            f"metric query stopped at its memory limit of {limits.memory}"
-        ) from None
+        raise MetricQueryTimeout(_timeout_message(limits)) from None
+    except (duckdb.OutOfMemoryException, MemoryError):
+        raise MetricQueryError(memory_message(limits)) from None
     except duckdb.Error as error:
         raise MetricQueryError(f"metric query failed: {_first_line(error)}") from None
     except RecursionError:

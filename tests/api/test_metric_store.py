@@ -13,6 +13,7 @@ from api.errors import NotFound
 from api.metrics import service
 from api.metrics.schemas import MetricCreate, MetricUpdate
 from orchestration.defs.metrics.export import export_definitions
+from orchestration.defs.metrics.precompute import precompute_values
 from orchestration.lib.control_store import engine_for, metric_definitions
 from orchestration.lib.metric_sandbox import SandboxLimits
 from tests.postgres import postgres_server
@@ -101,30 +102,80 @@ def test_the_export_copies_live_definitions_with_their_runnable_sql(store):
 
 # fails on real rows only when an event name is not a number (binding on no rows passes)
 NUMERIC_NAMES = "select max(cast(event_name as integer)) from filtered_events"
-EVENTS = (
-    "select 'evt_' || i as event_id, 'acme' as organization_id, 'u1' as end_user_id, "
-    "'5' as event_type, 'm' as metric_name, 1.0::decimal(18, 6) as quantity, "
-    "null::varchar as event_string, '{}' as metadata, "
-    "timestamp '2026-11-01' as event_at, null::decimal(18, 9) as caller_cost_usd "
-    "from range(?, ?) as r(i)"
+FACT_EVENTS = (
+    "create schema marts; create table marts.fct_metric_events as select "
+    "'evt_' || i as event_id, 'acme' as organization_id, 'u1' as customer_id, "
+    "case when i = 0 then '5' else 'x' end as event_name, 'm' as metric_name, "
+    "1.0::decimal(18, 6) as event_value, null::varchar as event_string, '{}' as properties, "
+    "timestamp '2026-11-01' + to_days(cast(i as integer)) as event_at, "
+    "0::decimal(38, 18) as cost_usd from range(2) as r(i)"
 )
 
 
-def test_a_trial_outcome_stands_until_the_events_change(tmp_path):
+def test_a_metric_failing_on_real_rows_is_skipped_until_its_definition_changes(tmp_path):
     store = engine_for(f"sqlite:///{tmp_path / 'control.db'}")
-    body = MetricCreate(name="numeric names", queryType="indexed", sqlDefinition=NUMERIC_NAMES)
-    metric = service.create_metric(store, "acme", body, NOW, LIMITS)
+    create = lambda name, sql: service.create_metric(  # noqa: E731
+        store, "acme", MetricCreate(name=name, queryType="indexed", sqlDefinition=sql), NOW, LIMITS
+    )
+    failing = create("numeric names", NUMERIC_NAMES)
+    healthy = create("events", "select count(*) from filtered_events")
     with duckdb.connect() as warehouse:
-        warehouse.execute("create schema raw; create table raw.usage_events as " + EVENTS, [0, 1])
-        first = export_definitions(warehouse, store, now=NOW, limits=LIMITS)
-        assert (first.indexed, first.not_indexable) == (1, {})
-        # as many events as at the last export: its outcome stands, no new trial (one now
-        # would fail on the name 'x')
-        warehouse.execute("update raw.usage_events set event_type = 'x'")
-        again = export_definitions(warehouse, store, now=NOW, limits=LIMITS)
-        assert (again.indexed, again.not_indexable) == (1, {})
-        # one more event: a new trial, which fails
-        warehouse.execute("insert into raw.usage_events " + EVENTS, [1, 2])
-        changed = export_definitions(warehouse, store, now=NOW, limits=LIMITS)
-    assert changed.indexed == 0
-    assert "trial run on the busiest customer" in changed.not_indexable[metric.metric_id]
+        warehouse.execute(FACT_EVENTS)
+
+        def build():
+            export_definitions(warehouse, store, now=NOW, limits=LIMITS)
+            return precompute_values(warehouse, as_of=NOW, limits=LIMITS)
+
+        first = build()
+        assert set(first.evaluated) == {failing.metric_id, healthy.metric_id}
+        reason = first.failed[failing.metric_id]
+        assert reason.startswith("the build could not pre-compute it: metric query failed: ")
+        assert "Conversion Error" in reason
+        # u1's events fall on 2026-11-01 and 11-02: ALL, MONTH:2026-11, and 7 / 30 / 90 days
+        # ending at NOW (2026-11-24 12:00) each hold both
+        values = warehouse.execute(
+            "select slice_key, result_rows, metric_value from marts.fct_metric_values "
+            "where metric_id = ? order by slice_key",
+            [healthy.metric_id],
+        ).fetchall()
+        assert values == [
+            ("ALL", 1, 2.0),
+            ("MONTH:2026-11", 1, 2.0),
+            ("RELATIVE:30", 1, 2.0),
+            ("RELATIVE:7", 1, 0.0),
+            ("RELATIVE:90", 1, 2.0),
+        ]
+        outcomes = dict(
+            warehouse.execute(
+                "select metric_id, (precomputed, precompute_failed, not_precomputed_reason) "
+                "from marts.dim_metrics"
+            ).fetchall()
+        )
+        assert outcomes == {
+            failing.metric_id: (False, True, reason),
+            healthy.metric_id: (True, False, None),
+        }
+        # the same definition: not tried again, and still answered on demand for its reason
+        again = build()
+        assert set(again.evaluated) == {healthy.metric_id}
+        assert warehouse.execute(
+            "select not_precomputed_reason from marts.dim_metrics where metric_id = ?",
+            [failing.metric_id],
+        ).fetchall() == [(reason,)]
+        # a new version is tried again
+        service.update_metric(
+            store,
+            "acme",
+            failing.metric_id,
+            MetricUpdate(sqlDefinition="select max(length(event_name)) from filtered_events"),
+            NOW,
+            LIMITS,
+        )
+        fixed = build()
+        assert set(fixed.evaluated) == {failing.metric_id, healthy.metric_id}
+        assert fixed.failed == {}
+        assert warehouse.execute(
+            "select metric_value from marts.fct_metric_values "
+            "where metric_id = ? and slice_key = 'ALL'",
+            [failing.metric_id],
+        ).fetchall() == [(1.0,)]
