@@ -133,6 +133,45 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class UnexpectedErrorMiddleware:
+    """Answers an error no handler took with a 500 in the envelope and logs it in one line:
+    where it was raised and its message, never a whole traceback (a RecursionError's would be
+    a megabyte). Innermost of our middleware, so the error never reaches the server's own
+    handler, which would log the traceback again."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as error:
+            request = Request(scope, receive)
+            if isinstance(error, _BodyTooLarge) or BodyLimitMiddleware.too_large(request):
+                answer: ApiError = _too_large()
+            else:
+                log.error(
+                    "unhandled error correlation_id=%s type=%s at=%s message=%.200r",
+                    scope.get("state", {}).get("correlation_id", "-"),
+                    type(error).__name__,
+                    _raised_at(error),
+                    str(error),
+                )
+                answer = ApiError("Something went wrong on our end")
+            if not started:
+                await error_response(request, answer)(scope, receive, send)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError):
@@ -172,21 +211,6 @@ def _install_error_handlers(app: FastAPI) -> None:
         generic.status_code = error.status_code
         generic.code = "HTTP_ERROR"
         return error_response(request, generic)
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception):
-        if isinstance(error, _BodyTooLarge) or BodyLimitMiddleware.too_large(request):
-            return error_response(request, _too_large())
-        # one line, whatever the error: where it was raised, never a whole traceback (a
-        # RecursionError's would be a megabyte); the correlation id finds the request
-        log.error(
-            "unhandled error correlation_id=%s type=%s at=%s message=%.200r",
-            getattr(request.state, "correlation_id", "-"),
-            type(error).__name__,
-            _raised_at(error),
-            str(error),
-        )
-        return error_response(request, ApiError("Something went wrong on our end"))
 
 
 def _too_large() -> PayloadTooLarge:
@@ -245,6 +269,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter(settings.rate_limit)
     app.state.key_cache = KeyCache(app.state.store)
     _install_error_handlers(app)
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestLogMiddleware)
     for router in (

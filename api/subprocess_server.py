@@ -21,16 +21,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(env: dict[str, str], *, workers: int = 1) -> tuple[subprocess.Popen, str]:
-    """A server process (api.serve) on a free port, and its base URL once it answers."""
+def start(
+    env: dict[str, str], *, workers: int = 1, log: Path | None = None
+) -> tuple[subprocess.Popen, str]:
+    """A server process (api.serve) on a free port, and its base URL once it answers; its log
+    goes to `log` if given."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.serve", "--port", str(port), "--workers", str(workers)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with open(log or "/dev/null", "ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.serve", "--port", str(port), "--workers", str(workers)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
     base = f"http://127.0.0.1:{port}"
     for _ in range(400):
         try:
@@ -45,8 +49,8 @@ def start(env: dict[str, str], *, workers: int = 1) -> tuple[subprocess.Popen, s
 
 
 @contextlib.contextmanager
-def running(env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
-    process, base = start(env, workers=workers)
+def running(env: dict[str, str], *, workers: int = 1, log: Path | None = None) -> Iterator[str]:
+    process, base = start(env, workers=workers, log=log)
     try:
         yield base
     finally:

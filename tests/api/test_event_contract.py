@@ -1,0 +1,111 @@
+"""One contract for an event, kept by both doors: every event the write API accepts, the
+ingest accepts (a property test over the edges of each field's rule), and the ingest gives
+the same reason the API gave for what both refuse."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from api.keys.service import create_key
+from api.main import create_app
+from orchestration.defs.ingest.landing import ingest
+from orchestration.lib.control_store import engine_for
+from orchestration.settings import Settings
+
+# Near each rule's edges: formats the two parsers read differently, blanks, escapes.
+TIMESTAMPS = st.sampled_from(
+    [
+        "2026-11-24T10:00:00Z", "2026-11-24T10:00:00", "2026-11-24 10:00:00+05:30",
+        "2026-11-24", "2026-11-24T10:00", "2026-11-24T10", "2026-W48-2", "2026-W48-2T10:00",
+        "20261124T100000Z", "20261124", "2026-11-24T10:00:00.123456789Z",
+        "2026-11-24T10:00:00+0530", "2026-11-24T10:00:00+05", "2026-11-24T10:00:00 +05:30",
+        "2026-11-24t10:00:00Z", "2026-11-24T10:00:00,5Z", "2026-11-24T24:00:00Z",
+        "2026-11-24T10:00:00.Z", "2026-11-24T10:00:00 UTC", " 2026-11-24T10:00:00Z",
+        "2026-11-24T10:00:00Z\n", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00",
+        "2026-11-24T12:04:59Z", "2026-11-24T12:05:01Z", "2025-10-20T00:00:00Z",
+    ]
+)  # fmt: skip
+TEXT = st.text(
+    alphabet=st.sampled_from(["a", " ", "\t", "\x01", "\x7f", "é", "\u00a0", "\u2028", '"', "\\"]),
+    max_size=8,
+)
+METADATA = st.one_of(
+    st.none(),
+    st.dictionaries(
+        st.sampled_from(["model", "provider", "feature", "note", "\x01k", "inputTokens"]),
+        st.one_of(
+            TEXT,
+            st.integers(min_value=-1, max_value=10**12),
+            st.floats(allow_nan=False, allow_infinity=False),
+        ),
+        max_size=3,
+    ),
+    # control characters cost 6 characters each as JSON: just inside and just past the limit
+    st.integers(min_value=2726, max_value=2731).map(lambda n: {"note": "\x01" * n}),
+    st.integers(min_value=16370, max_value=16376).map(lambda n: {"note": "é" * n}),
+    st.just({"big": 1e16, "small": 5e-324, "note": "x" * 16330}),
+)
+EVENT = st.fixed_dictionaries(
+    {
+        # mostly valid, so that the other fields' edges are reached
+        "eventType": st.one_of(st.just("llm_call"), st.just("llm_call"), TEXT),
+        "metricName": st.sampled_from(["input_tokens", "tokens", "requests", "requests", " "]),
+        "quantity": st.one_of(
+            st.integers(min_value=0, max_value=10**6),
+            st.integers(min_value=-1, max_value=10**12),
+            st.floats(min_value=-1, max_value=2e11, allow_nan=False),
+            st.just(10**400),
+        ),
+    },
+    optional={
+        "idempotencyKey": TEXT,
+        "timestamp": st.one_of(TIMESTAMPS, st.just("2026-11-24T10:00:00Z")),
+        "userId": TEXT,
+        "costUsd": st.floats(min_value=-1, max_value=2e6, allow_nan=False),
+        "value": TEXT,
+        "metadata": METADATA,
+    },
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(events=st.lists(EVENT, min_size=1, max_size=40))
+def test_every_event_the_api_accepts_the_ingest_accepts(tmp_path_factory, events):
+    home = Settings(home=tmp_path_factory.mktemp("contract"))  # the session's clock, pinned
+    store = engine_for(home.control_store_url)
+    key = create_key(store, "acme", ["usage:write"], "test", home.clock())[1]
+    with TestClient(create_app(home.model_copy(update={"rate_limit": 0}))) as client:
+        accepted = 0
+        for index, event in enumerate(events):
+            body = {**event, "idempotencyKey": f"{index}-{event.get('idempotencyKey', '')}"}
+            response = client.post(
+                "/v1/usage/events",
+                content=json.dumps(body),
+                headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            )
+            assert response.status_code in (201, 400), response.text
+            accepted += response.status_code == 201
+    with duckdb.connect() as warehouse:
+        report = ingest(
+            warehouse,
+            Path(home.landing_dir),
+            now=home.clock(),
+            max_age=timedelta(days=home.max_event_age_days),
+            max_future=timedelta(seconds=home.max_future_seconds),
+            store=store,
+        )
+        rejected = warehouse.execute("select reason, raw_line from raw.rejected_events").fetchall()
+    assert rejected == []
+    assert (report.events_ingested, report.events_rejected) == (accepted, 0)
