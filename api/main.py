@@ -40,7 +40,12 @@ log = logging.getLogger("tallyhouse.api")
 
 
 class RequestLogMiddleware:
-    """Gives every request a correlation id (response header, state) and logs one line for it."""
+    """Gives every request a correlation id (response header, state) and logs one line for it.
+
+    An error no handler took is answered here with a 500 in the envelope and logged in one
+    more line: where it was raised and its message, never a whole traceback (a
+    RecursionError's would be a megabyte). Caught here, it never reaches the server's own
+    handler, which would log the traceback."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -52,7 +57,7 @@ class RequestLogMiddleware:
         cid = new_correlation_id()
         scope.setdefault("state", {})["correlation_id"] = cid
         started = time.perf_counter()
-        status = 500
+        status = None
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -72,13 +77,28 @@ class RequestLogMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as error:
+            request = Request(scope, receive)
+            if isinstance(error, _BodyTooLarge) or BodyLimitMiddleware.too_large(request):
+                answer: ApiError = _too_large()
+            else:
+                log.error(
+                    "unhandled error correlation_id=%s type=%s at=%s message=%.200r",
+                    cid,
+                    type(error).__name__,
+                    _raised_at(error),
+                    str(error),
+                )
+                answer = ApiError("Something went wrong on our end")
+            if status is None:
+                await error_response(request, answer)(scope, receive, send_with_id)
         finally:
             state = scope["state"]
             log.info(
                 "%s %s %s %.1fms correlation_id=%s org=%s code=%s",
                 scope["method"],
                 scope["path"],
-                status,
+                status or 500,
                 (time.perf_counter() - started) * 1000,
                 cid,
                 state.get("organization_id", "-"),
@@ -131,45 +151,6 @@ class BodyLimitMiddleware:
 
 class _BodyTooLarge(Exception):
     pass
-
-
-class UnexpectedErrorMiddleware:
-    """Answers an error no handler took with a 500 in the envelope and logs it in one line:
-    where it was raised and its message, never a whole traceback (a RecursionError's would be
-    a megabyte). Innermost of our middleware, so the error never reaches the server's own
-    handler, which would log the traceback again."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as error:
-            request = Request(scope, receive)
-            if isinstance(error, _BodyTooLarge) or BodyLimitMiddleware.too_large(request):
-                answer: ApiError = _too_large()
-            else:
-                log.error(
-                    "unhandled error correlation_id=%s type=%s at=%s message=%.200r",
-                    scope.get("state", {}).get("correlation_id", "-"),
-                    type(error).__name__,
-                    _raised_at(error),
-                    str(error),
-                )
-                answer = ApiError("Something went wrong on our end")
-            if not started:
-                await error_response(request, answer)(scope, receive, send)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -269,7 +250,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter(settings.rate_limit)
     app.state.key_cache = KeyCache(app.state.store)
     _install_error_handlers(app)
-    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestLogMiddleware)
     for router in (

@@ -7,18 +7,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from api.errors import ValidationFailed
+from orchestration.lib.event_body import ALL_TIME, EARLIEST_DATE, LATEST_DATE
 
 TIME_WINDOWS = ("current-period", "last-period", "last-7-days", "last-30-days")
 DEFAULT_TIME_WINDOW = "current-period"
 GRANULARITIES = ("day", "week", "month")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only
 _ONE_MS = timedelta(milliseconds=1)
-# The dates a read may name: every period, and the period before it, stays far inside what
-# Python and the warehouse can represent (docs/api.md#dates).
-EARLIEST_DATE = date(1900, 1, 1)
-LATEST_DATE = date(2999, 12, 31)
-EARLIEST_INSTANT = datetime.combine(EARLIEST_DATE, time(), tzinfo=UTC)
-END_OF_TIME = datetime.combine(LATEST_DATE + timedelta(days=1), time(), tzinfo=UTC)
+# The dates a read may name (docs/api.md#errors)
+EARLIEST_INSTANT, END_OF_TIME = (moment.replace(tzinfo=UTC) for moment in ALL_TIME)
 
 
 @dataclass(frozen=True)

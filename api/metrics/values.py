@@ -21,10 +21,9 @@ from api.metrics.timeframe import Timeframe, Window
 from api.periods import iso_ms
 from api.sql import query
 from orchestration.lib import metric_sandbox
+from orchestration.lib.event_body import ALL_TIME
 
 _HERE = str(Path(__file__).parent)
-# ALL: wider than any event a build accepts
-_FAR_PAST, _FAR_FUTURE = datetime(1900, 1, 1), datetime(3000, 1, 1)
 PRECOMPUTED_DAYS = (7, 30, 90)
 
 
@@ -97,8 +96,8 @@ def slice_key(timeframe: Timeframe) -> str | None:
 
 
 def _bounds(window: Window) -> tuple[datetime, datetime]:
-    start = _FAR_PAST if window.start is None else _naive(window.start)
-    end = _FAR_FUTURE if window.end is None else _naive(window.end)
+    start = ALL_TIME[0] if window.start is None else _naive(window.start)
+    end = ALL_TIME[1] if window.end is None else _naive(window.end)
     return start, end
 
 
@@ -149,7 +148,7 @@ def _on_demand(con, metric: Metric, customer_id: str, window: Window, limits):
     runnable = runnable_sql(metric.sql_definition)
     start, end = _bounds(window)
     events = con.sql(
-        query(_HERE, "filtered_events"),
+        metric_sandbox.FILTERED_EVENTS_SQL,
         params={
             "org": metric.organization_id,
             "customer_id": customer_id,

@@ -1,6 +1,7 @@
 """The usage event body: the fields an app sends, in the order the API documents them."""
 
 import threading
+from datetime import date, datetime
 from functools import cache
 
 BODY_FIELDS = (
@@ -14,6 +15,13 @@ BODY_FIELDS = (
     "value",
     "metadata",
 )
+
+# Every instant an event or a read may name lies in [EARLIEST_DATE, LATEST_DATE + 1 day):
+# far inside what Python and the warehouse represent, so no period (or the one before it)
+# overflows. The API refuses read dates outside it; "all time" is this span.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2999, 12, 31)
+ALL_TIME = (datetime(1900, 1, 1), datetime(3000, 1, 1))  # naive UTC, end exclusive
 
 # The rules below are the same for the write API (api/usage_events/schemas.py) and the
 # ingest of landing files and the API's inbox (defs/ingest/sql/validate_landing_lines.sql,

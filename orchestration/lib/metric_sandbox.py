@@ -49,6 +49,8 @@ SLICE_COLUMNS = {
 }
 _SLICES_DDL = ", ".join(f'"{name}" {kind}' for name, kind in SLICE_COLUMNS.items())
 _SLICES_TEMPLATE = load_sql(Path(__file__).parent, "evaluate_metric_slices")
+# the events a metric's SQL sees, from fct_metric_events (the API's and the build's)
+FILTERED_EVENTS_SQL = load_sql(Path(__file__).parent, "filtered_events")
 assert _SLICES_TEMPLATE.count("($metric_sql)") == 1, "evaluate_metric_slices.sql: one slot"
 
 

@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from orchestration.lib import metric_sandbox, metric_sql
+from orchestration.lib.event_body import ALL_TIME
 from orchestration.lib.metric_sql import FILTERED_EVENTS_COLUMNS
 from orchestration.lib.sql import load_sql
 
@@ -47,6 +48,7 @@ def precompute_values(
     """Write marts.fct_metric_values and marts.dim_metrics anew. With `evaluate` false (an
     engine other than DuckDB), no metric is evaluated and dim_metrics says why."""
     as_of = as_of.replace(tzinfo=None)
+    warehouse.execute("set search_path = 'marts'")  # filtered_events reads fct_metric_events
     previous = {} if retry_failed else _previous_failures(warehouse)
     definitions = warehouse.execute(
         "select metric_id, organization_id, name, query_type, definition_version, indexable, "
@@ -114,8 +116,13 @@ def _events(warehouse: duckdb.DuckDBPyConnection, org: str, runnable: str) -> pa
         for name, kind in FILTERED_EVENTS_COLUMNS.items()
     )
     return warehouse.sql(
-        f"select {columns} from ({load_sql(SQL_DIR, 'organization_metric_events')})",
-        params={"org": org},
+        f"select {columns} from ({metric_sandbox.FILTERED_EVENTS_SQL})",
+        params={
+            "org": org,
+            "customer_id": None,
+            "window_start": ALL_TIME[0],
+            "window_end": ALL_TIME[1],
+        },
     ).to_arrow_table()
 
 
