@@ -22,7 +22,7 @@ from api.errors import (
 )
 from api.keys.service import ApiKey
 from api.snapshot import SnapshotView
-from orchestration.settings import Settings
+from core.settings import Settings
 
 _UNAUTHORIZED = "Missing or invalid API key"
 

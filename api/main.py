@@ -33,8 +33,8 @@ from api.rate_limit import RateLimiter
 from api.snapshot import SnapshotReader
 from api.usage_events.router import router as usage_events_router
 from api.usage_events.service import GroupCommitter
-from orchestration.lib.control_store import engine_for
-from orchestration.settings import Settings
+from core.control_store import engine_for
+from core.settings import Settings
 
 log = logging.getLogger("tallyhouse.api")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from api.errors import ValidationFailed
-from orchestration.lib.event_body import ALL_TIME, EARLIEST_DATE, LATEST_DATE
+from core.event_body import ALL_TIME, EARLIEST_DATE, LATEST_DATE
 
 TIME_WINDOWS = ("current-period", "last-period", "last-7-days", "last-30-days")
 DEFAULT_TIME_WINDOW = "current-period"

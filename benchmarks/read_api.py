@@ -35,8 +35,8 @@ from harness import PINNED_NOW, generate, home_env, print_table, run_measured, t
 from api import subprocess_server
 from api.metrics import service
 from api.metrics.schemas import MetricCreate
-from orchestration.lib.control_store import engine_for
-from orchestration.lib.metric_sandbox import SandboxLimits
+from core.control_store import engine_for
+from core.metric_sandbox import SandboxLimits
 
 ENDPOINTS = {
     "ping": "/v1/ping",

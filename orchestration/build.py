@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from core.settings import Settings
 from orchestration.defs.publish.snapshot import current_snapshot_path
 from orchestration.lib.source_state import (
     LastBuild,
@@ -13,7 +14,6 @@ from orchestration.lib.source_state import (
     unchanged_since_last_build,
     warehouse_state,
 )
-from orchestration.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ import pytest
 
 from api.metrics.schemas import MetricCreate
 from api.metrics.service import create_metric
+from core.control_store import engine_for
+from core.metric_sandbox import SandboxLimits
+from core.settings import Settings
 from orchestration.build import BuildSummary, run_build
-from orchestration.lib.control_store import engine_for
 from orchestration.lib.generator import generate_events
-from orchestration.lib.metric_sandbox import SandboxLimits
-from orchestration.settings import Settings
 
 PINNED_NOW = "2026-11-24T12:00:00Z"
 FIXTURE_EVENTS = 6_000

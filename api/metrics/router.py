@@ -13,7 +13,7 @@ from api.metrics.schemas import (
     MetricUpdate,
     MetricValue,
 )
-from orchestration.lib.metric_sandbox import SandboxLimits
+from core.metric_sandbox import SandboxLimits
 
 router = APIRouter(prefix="/v1/metrics", tags=["metrics"])
 MetricsReader = Annotated[ApiKey, Depends(require_scope("metrics:read"))]

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from api.errors import NotFound, ValidationFailed
 from api.metrics.schemas import MetricCreate, MetricDefinition, MetricUpdate
 from api.periods import iso_ms
-from orchestration.lib import metric_sandbox, metric_sql
+from core import metric_sandbox, metric_sql
 
 _SQL = Path(__file__).parent / "sql"
 _ALPHABET = string.ascii_letters + string.digits

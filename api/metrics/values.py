@@ -20,8 +20,8 @@ from api.metrics.service import Metric, runnable_sql
 from api.metrics.timeframe import Timeframe, Window
 from api.periods import iso_ms
 from api.sql import query
-from orchestration.lib import metric_sandbox
-from orchestration.lib.event_body import ALL_TIME
+from core import metric_sandbox
+from core.event_body import ALL_TIME
 
 _HERE = str(Path(__file__).parent)
 PRECOMPUTED_DAYS = (7, 30, 90)

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from orchestration.lib.event_body import (
+from core.event_body import (
     MAX_METADATA_CHARS,
     MAX_METADATA_DEPTH,
     TIMESTAMP_PATTERN,

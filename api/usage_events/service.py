@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from api.sql import query
 from api.usage_events import codec
 from api.usage_events.schemas import UsageEventIn, event_time
-from orchestration.lib.control_store import landing_events
+from core.control_store import landing_events
 
 _HERE = str(Path(__file__).parent)
 

@@ -13,8 +13,8 @@ from dagster_dbt import DbtCliResource
 from dagster_dbt.compat import DBT_PYTHON_VERSION
 from packaging.version import Version
 
-from orchestration.lib.warehouse import connect
-from orchestration.settings import DBT_PROJECT_DIR, Settings, get_settings
+from core.settings import DBT_PROJECT_DIR, Settings, get_settings
+from core.warehouse import connect
 
 
 class TallyhouseResource(dg.ConfigurableResource):

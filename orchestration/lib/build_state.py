@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
+from core.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
 
 APPEND_ONLY_RAW_TABLES = frozenset({"usage_events", "rejected_events", "landing_files"})
 # the ledger of runs and tested builds, and a cache of file hashes

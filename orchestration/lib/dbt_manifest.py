@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestration.settings import DBT_PROJECT_DIR
+from core.settings import DBT_PROJECT_DIR
 
 
 def _newest_source_mtime() -> float:

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from orchestration.lib.event_body import BODY_FIELDS
+from core.event_body import BODY_FIELDS
 
 # (provider, model name as an app would send it, weight). Dated variants, a price change
 # (openrouter llama, Nov 2026), a time-of-day window (deepseek), long-context tiers

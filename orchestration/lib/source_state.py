@@ -25,10 +25,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from core.control_store import engine_for, landing_events, metric_definitions
+from core.settings import Settings
 from orchestration.defs.publish.snapshot import current_snapshot_path
 from orchestration.lib.build_state import project_fingerprint
-from orchestration.lib.control_store import engine_for, landing_events, metric_definitions
-from orchestration.settings import Settings
 
 STATE_FILE = "last_build.json"
 # settings that never change what a build produces: the clock (its date is in the digest)

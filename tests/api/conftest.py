@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.keys.service import create_key, revoke_key
 from api.main import create_app
-from orchestration.lib.control_store import engine_for
+from core.control_store import engine_for
 from tests.expected import ExpectedEvent, expected_events
 
 

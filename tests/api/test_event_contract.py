@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from api.keys.service import create_key
 from api.main import create_app
+from core.control_store import engine_for
+from core.settings import Settings
 from orchestration.defs.ingest.landing import ingest
-from orchestration.lib.control_store import engine_for
-from orchestration.settings import Settings
 
 # Near each rule's edges: formats the two parsers read differently, blanks, escapes.
 TIMESTAMPS = st.sampled_from(

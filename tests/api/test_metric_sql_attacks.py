@@ -10,8 +10,8 @@ import pyarrow as pa
 import pytest
 
 from api.keys.service import create_key
-from orchestration.lib import metric_sandbox
-from orchestration.lib.control_store import engine_for
+from core import metric_sandbox
+from core.control_store import engine_for
 from tests.api.conftest import auth
 
 LOOT = Path("/tmp/tallyhouse-attack-loot")

@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from api.errors import NotFound
 from api.metrics import service
 from api.metrics.schemas import MetricCreate, MetricUpdate
+from core.control_store import engine_for, metric_definitions
+from core.metric_sandbox import SandboxLimits
 from orchestration.defs.metrics.export import export_definitions
 from orchestration.defs.metrics.precompute import precompute_values
-from orchestration.lib.control_store import engine_for, metric_definitions
-from orchestration.lib.metric_sandbox import SandboxLimits
 from tests.postgres import postgres_server
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)

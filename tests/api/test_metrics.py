@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from api.keys.service import create_key
-from orchestration.lib.control_store import engine_for, metric_definitions
+from core.control_store import engine_for, metric_definitions
 from tests.api.conftest import auth
 from tests.api.metrics_oracle import aggregate, customer_events, json_number
 from tests.conftest import FIXTURE_METRICS

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from api.keys.service import create_key
 from api.main import create_app
-from orchestration.lib.control_store import engine_for, landing_events
+from core.control_store import engine_for, landing_events
 from tests.api.conftest import auth
 from tests.postgres import postgres_server
 

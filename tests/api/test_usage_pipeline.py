@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from api import subprocess_server
 from api.keys.service import create_key
 from api.usage_events.service import prepare, record
+from core.control_store import engine_for, landing_events, metadata
+from core.warehouse import connect
 from orchestration.build import run_build
 from orchestration.defs.ingest.landing import ingest
-from orchestration.lib.control_store import engine_for, landing_events, metadata
-from orchestration.lib.warehouse import connect
 from tests.api.conftest import auth, wait_for_snapshot
 
 

@@ -10,7 +10,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.settings import Settings
+from core.settings import Settings
 from tests.conftest import FIXTURE_EVENTS, MALFORMED_LINES
 from tests.expected import expected_events
 

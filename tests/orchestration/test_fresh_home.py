@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from api.keys.service import create_key
 from api.main import create_app
-from orchestration.lib.control_store import engine_for
-from orchestration.settings import Settings
+from core.control_store import engine_for
+from core.settings import Settings
 from tests.conftest import PINNED_NOW
 from tests.expected import price
 

@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from core.warehouse import connect
 from orchestration.defs.ingest.landing import ingest
-from orchestration.lib.warehouse import connect
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 GOOD = {

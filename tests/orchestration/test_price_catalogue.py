@@ -6,8 +6,8 @@ import csv
 from decimal import Decimal
 from pathlib import Path
 
-from orchestration.lib.price_catalogue import _regex_clauses, write_seeds
-from orchestration.settings import SEEDS_DIR
+from core.price_catalogue import _regex_clauses, write_seeds
+from core.settings import SEEDS_DIR
 
 
 def test_committed_seeds_are_exactly_what_the_catalogue_generates(tmp_path: Path):

@@ -15,7 +15,7 @@ import pytest
 
 from api import subprocess_server
 from api.keys.service import SCOPES, create_key
-from orchestration.lib.control_store import engine_for
+from core.control_store import engine_for
 
 pytestmark = pytest.mark.slow
 

@@ -19,9 +19,9 @@ import sqlalchemy as sa
 
 from api import subprocess_server
 from api.keys.service import SCOPES, create_key
+from core.control_store import engine_for
+from core.settings import Settings
 from orchestration.build import run_build
-from orchestration.lib.control_store import engine_for
-from orchestration.settings import Settings
 from tests.api.conftest import auth
 from tests.reliability.test_metric_isolation import BREAKERS
 

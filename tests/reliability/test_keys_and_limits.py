@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from api.keys import service as keys_service
 from api.keys.service import create_key, revoke_key
 from api.main import create_app
+from core.control_store import engine_for
 from orchestration.build import run_build
-from orchestration.lib.control_store import engine_for
 
 KEYS_SOURCE = Path(keys_service.__file__)
 

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from api import subprocess_server
 from api.keys.service import create_key
 from api.metrics.service import new_metric_id
+from core.control_store import engine_for, metric_definitions
 from orchestration.build import run_build
-from orchestration.lib.control_store import engine_for, metric_definitions
 from tests.api.conftest import auth
 from tests.expected import expected_events
 

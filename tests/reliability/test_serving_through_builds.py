@@ -22,8 +22,8 @@ import sqlalchemy as sa
 
 from api import subprocess_server
 from api.keys.service import create_key
-from orchestration.lib.control_store import engine_for, landing_events
-from orchestration.settings import Settings
+from core.control_store import engine_for, landing_events
+from core.settings import Settings
 from tests.api.oracle_answers import cents, cost
 from tests.expected import expected_events
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.keys.service import SCOPES, create_key
 from api.main import create_app
-from orchestration.lib.control_store import engine_for
+from core.control_store import engine_for
 from tests.api.metrics_oracle import customer_events
 from tests.api.oracle_answers import breakdown, cents, cost
 

@@ -18,12 +18,12 @@ from dbt.cli.main import dbtRunner
 from api.metrics.schemas import MetricCreate
 from api.metrics.service import create_metric
 from api.usage_events.service import event_id_for
+from core.control_store import engine_for, landing_events
+from core.metric_sandbox import SandboxLimits
+from core.settings import DBT_PROJECT_DIR, Settings
 from orchestration.build import run_build
 from orchestration.defs.resources import dbt_vars
-from orchestration.lib.control_store import engine_for, landing_events
 from orchestration.lib.generator import generate_events
-from orchestration.lib.metric_sandbox import SandboxLimits
-from orchestration.settings import DBT_PROJECT_DIR, Settings
 
 MART_QUERIES = {
     "fct_usage_costs": "select event_id, cost_usd, pricing_status from fct_usage_costs",

@@ -8,9 +8,9 @@ from decimal import Decimal
 import duckdb
 import pytest
 
+from core.settings import Settings
 from orchestration.build import run_build
 from orchestration.lib.lake import mart_query, spark_marts
-from orchestration.settings import Settings
 
 pytestmark = pytest.mark.slow
 # metric SQL is DuckDB SQL: other engines build this mart empty (docs/scale-out.md)

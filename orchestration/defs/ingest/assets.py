@@ -2,9 +2,9 @@ from datetime import timedelta
 
 import dagster as dg
 
+from core.control_store import engine_for
 from orchestration.defs.ingest.landing import ingest
 from orchestration.defs.resources import TallyhouseResource
-from orchestration.lib.control_store import engine_for
 
 
 @dg.asset(

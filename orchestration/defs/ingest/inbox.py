@@ -12,7 +12,7 @@ import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
 
-from orchestration.lib.control_store import landing_events
+from core.control_store import landing_events
 
 WATERMARK_DDL = "create table if not exists raw.inbox_watermark (last_seq bigint not null)"
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import duckdb
 import sqlalchemy as sa
 
+from core.event_body import BODY_FIELDS, MAX_METADATA_CHARS, TIMESTAMP_PATTERN
+from core.sql import load_sql
 from orchestration.defs.ingest import inbox
-from orchestration.lib.event_body import BODY_FIELDS, MAX_METADATA_CHARS, TIMESTAMP_PATTERN
-from orchestration.lib.sql import load_sql
 
 SQL_DIR = Path(__file__).parent
 ORGANIZATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

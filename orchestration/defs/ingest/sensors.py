@@ -3,9 +3,9 @@ import hashlib
 import dagster as dg
 import sqlalchemy as sa
 
+from core.control_store import engine_for, landing_events
+from core.settings import get_settings
 from orchestration.defs.ingest.landing import FORMATS
-from orchestration.lib.control_store import engine_for, landing_events
-from orchestration.settings import get_settings
 
 
 def landing_signature() -> str:

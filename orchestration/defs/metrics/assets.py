@@ -1,10 +1,10 @@
 import dagster as dg
 
+from core.control_store import engine_for
+from core.metric_sandbox import SandboxLimits
 from orchestration.defs.metrics.export import export_definitions
 from orchestration.defs.metrics.precompute import precompute_values
 from orchestration.defs.resources import TallyhouseResource
-from orchestration.lib.control_store import engine_for
-from orchestration.lib.metric_sandbox import SandboxLimits
 
 
 @dg.asset(

@@ -17,8 +17,8 @@ from pathlib import Path
 import duckdb
 import sqlalchemy as sa
 
-from orchestration.lib import metric_sandbox, metric_sql
-from orchestration.lib.sql import load_sql
+from core import metric_sandbox, metric_sql
+from core.sql import load_sql
 
 SQL_DIR = Path(__file__).parent
 

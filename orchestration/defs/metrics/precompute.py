@@ -1,7 +1,7 @@
 """Pre-compute the values of indexed metrics, one metric at a time, each in its own sandbox.
 
 A metric is evaluated over every slice of every customer of its organization in one query
-(orchestration/lib/sql/evaluate_metric_slices.sql) in a fresh, locked DuckDB holding only
+(core/sql/evaluate_metric_slices.sql) in a fresh, locked DuckDB holding only
 that organization's events, under the build's time and memory limit for one metric. A metric
 that errors, returns something other than one number, or runs past a limit is skipped and
 recorded with its reason in `dim_metrics`: its values are answered on demand, and every other
@@ -21,10 +21,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from orchestration.lib import metric_sandbox, metric_sql
-from orchestration.lib.event_body import ALL_TIME
-from orchestration.lib.metric_sql import FILTERED_EVENTS_COLUMNS
-from orchestration.lib.sql import load_sql
+from core import metric_sandbox, metric_sql
+from core.event_body import ALL_TIME
+from core.metric_sql import FILTERED_EVENTS_COLUMNS
+from core.sql import load_sql
 
 SQL_DIR = Path(__file__).parent
 

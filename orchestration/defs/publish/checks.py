@@ -14,10 +14,10 @@ import dagster as dg
 import duckdb
 import sqlalchemy as sa
 
+from core.control_store import engine_for, landing_events
+from core.sql import load_sql
 from orchestration.defs.publish.assets import serving_snapshot
 from orchestration.defs.resources import TallyhouseResource
-from orchestration.lib.control_store import engine_for, landing_events
-from orchestration.lib.sql import load_sql
 
 SQL_DIR = Path(__file__).parent
 

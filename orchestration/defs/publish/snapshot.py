@@ -25,8 +25,8 @@ from pathlib import Path
 
 import duckdb
 
+from core.sql import load_sql
 from orchestration.lib.build_state import published_info
-from orchestration.lib.sql import load_sql
 
 SQL_DIR = Path(__file__).parent
 # What analysts and the API read: every mart, plus the quarantine and the ingest ledger.

@@ -10,6 +10,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.asset_utils import get_asset_check_key_for_test
 
+from core.settings import DBT_PROJECT_DIR
 from orchestration.defs.resources import TallyhouseResource, dbt_as_of, dbt_vars
 from orchestration.lib.build_state import (
     catch_up_bounds,
@@ -27,7 +28,6 @@ from orchestration.lib.build_state import (
 from orchestration.lib.dbt_manifest import ensure_manifest
 from orchestration.lib.dbt_translator import TallyhouseDbtTranslator
 from orchestration.lib.lake import export_raw
-from orchestration.settings import DBT_PROJECT_DIR
 
 INVOCATIONS_KEPT = 10
 # the incremental models with one row per event, which a backlog's catch-up passes build

@@ -2,7 +2,7 @@
 -- $1 now (UTC timestamp), $2 accepted age in seconds, $3 accepted lead in seconds; API inbox
 -- events are judged against the instant they were received, landing files against now.
 -- $4 the timestamp pattern and $5 the metadata's length limit: the write API's own rules
--- (orchestration/lib/event_body.py)
+-- (core/event_body.py)
 create or replace temp table landing_checked as
 with valid_json as (
     select

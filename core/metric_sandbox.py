@@ -4,13 +4,13 @@ Each evaluation gets a fresh in-memory database: the caller's rows are registere
 and network access, Python replacement scans and extension loading are switched off and the
 configuration is locked, so the query cannot undo any of it. A timer interrupts a query that
 runs past its time limit; memory and threads are capped. The query has already been
-validated (orchestration.lib.metric_sql); this is the second wall, not the first.
+validated (core.metric_sql); this is the second wall, not the first.
 
 The same checks run wherever a metric is accepted or evaluated (docs/reliability.md#limits):
 `check` at create and update and again in the build's export, `evaluate` for one value on
 demand, `evaluate_slices` for every pre-computed value of a build, in the correlated form
 that `check` has already bound. The last two run in a worker process
-(orchestration/lib/sandbox_process.py), whose limits hold whatever the query allocates.
+(core/sandbox_process.py), whose limits hold whatever the query allocates.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from orchestration.lib import sandbox_process
-from orchestration.lib.metric_sql import FILTERED_EVENTS, FILTERED_EVENTS_COLUMNS
-from orchestration.lib.sql import load_sql
-from orchestration.settings import Settings
+from core import sandbox_process
+from core.metric_sql import FILTERED_EVENTS, FILTERED_EVENTS_COLUMNS
+from core.settings import Settings
+from core.sql import load_sql
 
 # The result's one column must be exactly one of these types (DuckDB's type ids): a list,
 # struct or map of numbers is not a number, whatever its name starts with.

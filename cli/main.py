@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from orchestration.settings import SEEDS_DIR, get_settings
+from core.settings import SEEDS_DIR, get_settings
 
 app = typer.Typer(help="Tallyhouse: usage and LLM-cost analytics warehouse.", no_args_is_help=True)
 prices_app = typer.Typer(help="The model-price seed.", no_args_is_help=True)
@@ -154,7 +154,7 @@ def demo(
     if no_serve:
         return
     from api.keys.service import SCOPES, create_key
-    from orchestration.lib.control_store import engine_for
+    from core.control_store import engine_for
 
     _, plaintext = create_key(
         engine_for(settings.control_store_url), "acme", list(SCOPES), "test", settings.clock()
@@ -191,7 +191,7 @@ def keys_create(
 ) -> None:
     """Create a key; the key alone is printed on stdout, once."""
     from api.keys.service import create_key
-    from orchestration.lib.control_store import engine_for
+    from core.control_store import engine_for
 
     settings = get_settings()
     try:
@@ -215,7 +215,7 @@ def keys_create(
 def keys_list() -> None:
     """Every key: prefix, organization, scopes, created, revoked (never a whole key)."""
     from api.keys.service import list_keys
-    from orchestration.lib.control_store import engine_for
+    from core.control_store import engine_for
 
     for row in list_keys(engine_for(get_settings().control_store_url)):
         revoked = f"revoked {row['revoked_at']}" if row["revoked_at"] else "active"
@@ -231,7 +231,7 @@ def keys_revoke(
 ) -> None:
     """Revoke a key: it answers 401 from the next request on."""
     from api.keys.service import revoke_key
-    from orchestration.lib.control_store import engine_for
+    from core.control_store import engine_for
 
     settings = get_settings()
     count = revoke_key(engine_for(settings.control_store_url), prefix, settings.clock())
@@ -244,7 +244,7 @@ def keys_revoke(
 @prices_app.command("refresh")
 def prices_refresh() -> None:
     """Regenerate seeds/ from the pinned genai-prices catalogue (no network)."""
-    from orchestration.lib.price_catalogue import write_seeds
+    from core.price_catalogue import write_seeds
 
     counts = write_seeds(SEEDS_DIR)
     for name, rows in counts.items():

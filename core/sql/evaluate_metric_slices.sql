@@ -1,6 +1,6 @@
 -- One metric's SQL over every slice at once: `filtered_events` is bound to each slice's
 -- events (one customer, from slice_start, before slice_end; null bounds are open) by a
--- correlated CTE. The metric's SQL, validated and re-rendered (orchestration/lib/metric_sql.py),
+-- correlated CTE. The metric's SQL, validated and re-rendered (core/metric_sql.py),
 -- takes the place of the one parameter before it runs, in the sandbox only.
 select
     metric_slices.slice_id,

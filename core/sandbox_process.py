@@ -21,8 +21,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # beyond its time limit, how long a worker may take to stop itself before it is killed
 GRACE_SECONDS = 2.0
 WORKERS = 2  # evaluations at once per process (each may use its own memory limit)
@@ -37,7 +39,7 @@ class WorkerFailed(Exception):
 
 
 class Worker:
-    """One worker process (`python -m orchestration.lib.sandbox_worker`), started on first use
+    """One worker process (`python -m core.sandbox_worker`), started on first use
     and again after it was killed or died."""
 
     def __init__(self) -> None:
@@ -63,7 +65,8 @@ class Worker:
             return
         self.stop()
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "orchestration.lib.sandbox_worker"],
+            [sys.executable, "-m", "core.sandbox_worker"],
+            cwd=_PROJECT_ROOT,  # where `core` is importable, whatever the caller's directory
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

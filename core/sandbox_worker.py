@@ -1,5 +1,5 @@
 """A metric sandbox worker: reads evaluation requests on stdin, answers on stdout, until its
-parent closes stdin. Started by orchestration.lib.sandbox_process; not a command for people.
+parent closes stdin. Started by core.sandbox_process; not a command for people.
 
 While a query runs, the process's address space is capped at what it maps already plus the
 evaluation's memory limit and ADDRESS_SLACK: DuckDB's own limit catches what its buffer
@@ -14,7 +14,7 @@ import resource
 import sys
 from multiprocessing.connection import Connection
 
-from orchestration.lib import metric_sandbox
+from core import metric_sandbox
 
 ADDRESS_SLACK = 512 * 2**20
 _UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}

@@ -1,0 +1,1 @@
+"""The `tallyhouse` command: the one layer that imports both the API and the pipeline."""
