@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -70,6 +71,14 @@ def build(
             "otherwise says so and starts none)."
         ),
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            help="Print Dagster's whole event log and dbt's output here, instead of a line per "
+            "step (and the log in $TALLYHOUSE_HOME/logs/).",
+        ),
+    ] = False,
 ) -> None:
     """Ingest new landing data, build the marts with dbt, publish a serving snapshot."""
     if engine is not None:
@@ -78,7 +87,7 @@ def build(
         os.environ["TALLYHOUSE_ENGINE"] = engine  # the one settings object reads it
     if full_refresh:
         os.environ["TALLYHOUSE_FULL_REFRESH"] = "true"
-    summary = _build(skip_unchanged=not always_run)
+    summary = _build(skip_unchanged=not always_run, verbose=verbose)
     if not summary.success:
         raise typer.Exit(code=1)
 
@@ -87,14 +96,36 @@ def _usd(amount: str | None) -> str:
     return "0.00" if amount is None else f"{Decimal(amount):,.2f}"
 
 
-def _build(*, skip_unchanged: bool = True):
+def _build(*, skip_unchanged: bool = True, verbose: bool = False):
     from orchestration.build import run_build
+    from orchestration.lib.progress import listening
 
     settings = get_settings()
     console.print(
         f"building the warehouse in {settings.root} (Dagster run view: dagster dev -w workspace.yaml)"
     )
-    summary = run_build(settings, skip_unchanged=skip_unchanged)
+    log_file = None
+    if not verbose:
+        stamp = settings.clock().strftime("%Y%m%dT%H%M%SZ")
+        log_file = settings.root / "logs" / f"build-{stamp}.log"
+    running: dict[str, float] = {}
+
+    with console.status("starting the build") as status:
+
+        def show(event: str, step: str, seconds: float | None) -> None:
+            if event == "start":
+                running[step] = time.monotonic()
+            else:
+                started = running.pop(step, time.monotonic())
+                took = seconds if seconds is not None else time.monotonic() - started
+                mark = "[green]done[/green]" if event == "done" else "[red]failed[/red]"
+                console.print(f"  {step:<44} {mark} {took:6.1f} s")
+            status.update(f"running {', '.join(running) or '…'}")
+
+        with listening(show):
+            summary = run_build(settings, skip_unchanged=skip_unchanged, log_file=log_file)
+    if log_file is not None and log_file.exists():
+        console.print(f"full log (Dagster's events, dbt's output): {log_file}")
     if summary.run_skipped:
         console.print(
             f"nothing new since build {summary.run_id[:8]} (landing files, API inbox, metric "

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
 from core.settings import Settings
 from orchestration.defs.publish.snapshot import current_snapshot_path
@@ -43,7 +47,9 @@ def _metadata(result, asset: str) -> dict[str, object]:
     return {}
 
 
-def run_build(settings: Settings, *, skip_unchanged: bool = False) -> BuildSummary:
+def run_build(
+    settings: Settings, *, skip_unchanged: bool = False, log_file: Path | None = None
+) -> BuildSummary:
     """Materialize every asset (ingest → dbt build → publish) in this process. With
     `skip_unchanged`, first compare the build's sources with the last successful build's: when
     nothing changed and its snapshot is still served, start no run and return its figures
@@ -67,7 +73,7 @@ def run_build(settings: Settings, *, skip_unchanged: bool = False) -> BuildSumma
                 published=False,
                 run_skipped=True,
             )
-    summary = _run_job(settings)
+    summary = _run_job(settings, log_file)
     if summary.success and summary.snapshot_path and summary.snapshot_version:
         record_last_build(
             settings,
@@ -85,7 +91,10 @@ def run_build(settings: Settings, *, skip_unchanged: bool = False) -> BuildSumma
     return summary
 
 
-def _run_job(settings: Settings) -> BuildSummary:
+def _run_job(settings: Settings, log_file: Path | None) -> BuildSummary:
+    """The build job, in this process. With `log_file`, the console gets only errors: what
+    Dagster logs and what dbt prints go to that file (Dagster's whole event log, appended once
+    the run ends); without it, all of it to the console, as Dagster and dbt print it."""
     import dagster as dg
 
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
@@ -99,8 +108,27 @@ def _run_job(settings: Settings) -> BuildSummary:
     from orchestration.definitions import defs
 
     job = defs.resolve_job_def("build_warehouse")
+    level = "DEBUG" if log_file is None else "ERROR"
+    run_config = {"loggers": {"console": {"config": {"log_level": level}}, "progress": {}}}
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        if log_file is None:
+            result = job.execute_in_process(
+                instance=instance, raise_on_error=False, run_config=run_config
+            )
+        else:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            with open(log_file, "a") as log, contextlib.redirect_stdout(log):
+                # dbt's lines, which dagster-dbt prints to stdout
+                result = job.execute_in_process(
+                    instance=instance, raise_on_error=False, run_config=run_config
+                )
+                for entry in instance.all_logs(result.run_id):
+                    stamp = datetime.fromtimestamp(entry.timestamp, UTC).isoformat()
+                    level_name = logging.getLevelName(entry.level)
+                    message = (entry.dagster_event.message if entry.dagster_event else None) or (
+                        entry.user_message
+                    )
+                    log.write(f"{stamp} {level_name} {entry.step_key or '-'} {message}\n")
     ingest = _metadata(result, "raw_usage_events")
     publish = _metadata(result, "serving_snapshot")
     snapshot = publish.get("path") or current_snapshot_path(settings.current_snapshot)
