@@ -20,6 +20,8 @@ prices_app = typer.Typer(help="The model-price seed.", no_args_is_help=True)
 app.add_typer(prices_app, name="prices")
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+store_app = typer.Typer(help="The control store (keys, metric definitions, API inbox).")
+app.add_typer(store_app, name="store")
 # soft_wrap: long commands and keys stay on one line, ready to copy
 console = Console(stderr=True, soft_wrap=True)
 
@@ -284,3 +286,19 @@ def prices_refresh() -> None:
 
 def main() -> None:
     sys.exit(app())
+
+
+@store_app.command("upgrade")
+def store_upgrade() -> None:
+    """Bring the control store to the newest schema (serve, build and keys do it themselves)."""
+    from core.control_store import new_engine, upgrade_store
+
+    settings = get_settings()
+    engine = new_engine(settings.control_store_url)
+    before, after = upgrade_store(engine)
+    where = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        console.print(f"the control store at {where} is at revision {after}, the newest")
+    else:
+        console.print(f"upgraded the control store at {where} from {before or 'none'} to {after}")
+

@@ -1,11 +1,17 @@
 """The control store: API keys, metric definitions and the landing inbox, in one SQL database.
 
 SQLite (WAL, synchronous=FULL) by default; PostgreSQL or any SQLAlchemy URL through
-TALLYHOUSE_STORE_URL. The schema is SQLAlchemy Core, so the same code runs on both.
+TALLYHOUSE_STORE_URL. The schema is SQLAlchemy Core, so the same code runs on both. It
+changes only through migrations (core/store_migrations/versions, Alembic): every process
+that opens the store (serve, build, keys, `tallyhouse store upgrade`) first brings it to the
+newest revision, one process at a time (docs/operations.md#control-store).
 """
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -70,14 +76,73 @@ metric_definitions = sa.Table(
 
 @cache
 def engine_for(url: str) -> sa.Engine:
+    """The store's engine for this process, the store brought to the newest revision."""
+    engine = new_engine(url)
+    upgrade_store(engine)
+    return engine
+
+
+def new_engine(url: str) -> sa.Engine:
+    """An engine on the store as it is (`tallyhouse store upgrade` looks before it leaps)."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, pool_size=20, max_overflow=20, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = sa.create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20)
-    metadata.create_all(engine)
     return engine
+
+
+MIGRATIONS = Path(__file__).parent / "store_migrations"
+
+
+def store_revision(engine: sa.Engine) -> str | None:
+    """The revision the store is at (None: a store made before migrations, or a new one)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as con:
+        return MigrationContext.configure(con).get_current_revision()
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def upgrade_store(engine: sa.Engine) -> tuple[str | None, str]:
+    """Bring the store to the newest revision; (before, after). Processes that start at once
+    take turns (a file lock beside a SQLite store, an advisory lock on PostgreSQL), and each
+    sees what the one before it did."""
+    head = head_revision()
+    before = store_revision(engine)
+    if before == head:
+        return before, head
+    from alembic import command
+    from alembic.config import Config
+
+    with _migration_lock(engine), engine.begin() as con:
+        if engine.dialect.name == "postgresql":
+            con.execute(sa.text("select pg_advisory_xact_lock(7261224)"))
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = con
+        command.upgrade(config, "head")
+    return before, head
+
+
+@contextmanager
+def _migration_lock(engine: sa.Engine) -> Iterator[None]:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
