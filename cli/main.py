@@ -301,4 +301,3 @@ def store_upgrade() -> None:
         console.print(f"the control store at {where} is at revision {after}, the newest")
     else:
         console.print(f"upgraded the control store at {where} from {before or 'none'} to {after}")
-
