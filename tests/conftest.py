@@ -53,6 +53,30 @@ MALFORMED_LINES = [
 ]
 
 
+# Long soaks run with `./dev test --soak`; by default each test runs at a size that keeps the
+# suite short (docs/reliability.md states both sizes).
+_SOAK = {"on": False}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--soak",
+        action="store_true",
+        default=False,
+        help="long soaks: 20 builds under load, 100 fuzz examples per operation and phase, "
+        "more property-test examples",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _SOAK["on"] = config.getoption("--soak")
+
+
+def sized(default: int, soak: int) -> int:
+    """A test's size: `default` in the everyday suite, `soak` with --soak."""
+    return soak if _SOAK["on"] else default
+
+
 def use_home(home: Path) -> Settings:
     """Point every component at `home`, with the pinned clock."""
     os.environ["TALLYHOUSE_HOME"] = str(home)

@@ -18,6 +18,7 @@ from api.main import create_app
 from core.control_store import engine_for
 from core.settings import Settings
 from orchestration.defs.ingest.landing import ingest
+from tests.conftest import sized
 
 # Near each rule's edges: formats the two parsers read differently, blanks, escapes.
 TIMESTAMPS = st.sampled_from(
@@ -76,7 +77,7 @@ EVENT = st.fixed_dictionaries(
 
 
 @settings(
-    max_examples=60,
+    max_examples=sized(40, 300),
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

@@ -24,6 +24,7 @@ from core.warehouse import connect
 from orchestration.build import run_build
 from orchestration.defs.ingest.landing import ingest
 from tests.api.conftest import auth, wait_for_snapshot
+from tests.conftest import sized
 
 
 def _start_server(home: Path):
@@ -173,7 +174,9 @@ batches = st.lists(st.lists(st.sampled_from(KEYS), min_size=1, max_size=6), min_
 
 
 @hypothesis_settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=sized(10, 50),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(batches=batches, replay=st.lists(st.integers(min_value=0, max_value=20), max_size=12))
 def test_replaying_batches_in_any_order_changes_no_total(tmp_path_factory, batches, replay):

@@ -16,6 +16,7 @@ import pytest
 from api import subprocess_server
 from api.keys.service import SCOPES, create_key
 from core.control_store import engine_for
+from tests.conftest import sized
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +28,8 @@ CHECKS = (
     "response_schema_conformance",
     "negative_data_rejection",
 )
-MAX_EXAMPLES = 100  # per operation and phase; the CI bound (docs/reliability.md: longer runs)
+# per operation and phase: 100 with --soak (docs/reliability.md: longer runs)
+MAX_EXAMPLES = sized(25, 100)
 
 
 def fuzz_command(base: str, key: str, report: Path, max_examples: int) -> list[str]:

@@ -25,11 +25,12 @@ from api.keys.service import create_key
 from core.control_store import engine_for, landing_events
 from core.settings import Settings
 from tests.api.oracle_answers import cents, cost
+from tests.conftest import sized
 from tests.expected import expected_events
 
 pytestmark = pytest.mark.slow
 
-BUILDS = 20
+BUILDS = sized(3, 20)  # builds under load: 20 with --soak
 CLIENTS = 4
 PAUSE = 0.01  # between a client's requests: steady load that leaves the builds some CPU
 SUMMARY = "/v1/cost-data/summary?time_window=current-period"
@@ -158,7 +159,7 @@ def _before(settings: Settings) -> tuple[dict[str, str], str, Decimal, Decimal, 
     return _env(settings), _key(settings), month, today, served
 
 
-def test_answers_stay_whole_while_20_builds_publish(home_copy):
+def test_answers_stay_whole_while_builds_publish(home_copy):
     settings = home_copy
     env, key, month, today, first = _before(settings)
     expected = {first: (cents(month), cents(today))}
