@@ -57,7 +57,7 @@ def precompute_values(
     report, outcomes, results = PrecomputeReport(), [], []
     slices_of: dict[str, pa.Table] = {}
     for metric_id, org, name, query_type, version, indexable, runnable, refused in definitions:
-        seconds, failed, reason = None, False, refused
+        failed, reason = False, refused
         if not indexable:
             pass
         elif not evaluate:
@@ -79,11 +79,11 @@ def precompute_values(
             else:
                 results.append((org, metric_id, version, slices_of[org], values))
                 report.values += values.num_rows
-            seconds = time.perf_counter() - started
-            report.evaluated[metric_id] = seconds
+            # in the run's metadata, not the mart: a mart is the same whenever it is built
+            report.evaluated[metric_id] = time.perf_counter() - started
         precomputed = bool(indexable) and evaluate and not failed
         outcomes.append(
-            (metric_id, org, name, query_type, version, precomputed, failed, reason, seconds, as_of)
+            (metric_id, org, name, query_type, version, precomputed, failed, reason, as_of)
         )
     _write(warehouse, outcomes, results, as_of)
     return report
@@ -132,7 +132,7 @@ def _write(warehouse: duckdb.DuckDBPyConnection, outcomes, results, as_of: datet
         warehouse.execute(load_sql(SQL_DIR, "create_metric_values"))
         if outcomes:
             warehouse.executemany(
-                "insert into marts.dim_metrics values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", outcomes
+                "insert into marts.dim_metrics values (?, ?, ?, ?, ?, ?, ?, ?, ?)", outcomes
             )
         insert = load_sql(SQL_DIR, "insert_metric_values")
         for org, metric_id, version, slices, evaluated in results:

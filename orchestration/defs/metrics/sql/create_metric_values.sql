@@ -29,6 +29,5 @@ create or replace table marts.dim_metrics (
     -- while the definition is the same
     precompute_failed boolean not null,
     not_precomputed_reason varchar,
-    precompute_seconds double,
     as_of timestamp not null
 );
