@@ -48,7 +48,8 @@ def precompute_values(
     """Write marts.fct_metric_values and marts.dim_metrics anew. With `evaluate` false (an
     engine other than DuckDB), no metric is evaluated and dim_metrics says why."""
     as_of = as_of.replace(tzinfo=None)
-    warehouse.execute("set search_path = 'marts'")  # filtered_events reads fct_metric_events
+    # filtered_events reads fct_metric_events, which the build's marts hold
+    warehouse.execute("create schema if not exists marts; set search_path = 'marts'")
     previous = {} if retry_failed else _previous_failures(warehouse)
     definitions = warehouse.execute(
         "select metric_id, organization_id, name, query_type, definition_version, indexable, "
