@@ -48,9 +48,9 @@ SLICE_COLUMNS = {
     "slice_end": "timestamp",
 }
 _SLICES_DDL = ", ".join(f'"{name}" {kind}' for name, kind in SLICE_COLUMNS.items())
-_SLICES_TEMPLATE = load_sql(Path(__file__).parent, "evaluate_metric_slices")
+_SLICES_TEMPLATE = load_sql(Path(__file__).parent / "sql", "evaluate_metric_slices")
 # the events a metric's SQL sees, from fct_metric_events (the API's and the build's)
-FILTERED_EVENTS_SQL = load_sql(Path(__file__).parent, "filtered_events")
+FILTERED_EVENTS_SQL = load_sql(Path(__file__).parent / "sql", "filtered_events")
 assert _SLICES_TEMPLATE.count("($metric_sql)") == 1, "evaluate_metric_slices.sql: one slot"
 
 

@@ -1,4 +1,4 @@
-"""SQL lives in .sql files beside the code that runs it."""
+"""SQL lives in .sql files beside the code that runs it: one loader for every layer."""
 
 from __future__ import annotations
 
@@ -7,5 +7,6 @@ from pathlib import Path
 
 
 @cache
-def load_sql(folder: Path, name: str) -> str:
-    return (folder / "sql" / f"{name}.sql").read_text()
+def load_sql(folder: Path | str, name: str) -> str:
+    """The text of `folder/name.sql` (read once per process)."""
+    return (Path(folder) / f"{name}.sql").read_text()

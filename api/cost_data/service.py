@@ -20,9 +20,9 @@ from api.cost_data.schemas import (
     TrendPoint,
 )
 from api.periods import DateRange, Window, iso_ms
-from api.sql import query
+from core.sql import load_sql
 
-_HERE = str(Path(__file__).parent)
+_QUERIES = Path(__file__).parent / "queries"
 
 
 def summary(costs: PeriodCosts, org: str, window: Window) -> CostSummary:
@@ -43,7 +43,7 @@ def summary(costs: PeriodCosts, org: str, window: Window) -> CostSummary:
 
 def _breakdown(con, org: str, dates: DateRange, by: str) -> list[tuple[str, Decimal, int, Decimal]]:
     rows = con.execute(
-        query(_HERE, f"breakdown_by_{by}"),
+        load_sql(_QUERIES, f"breakdown_by_{by}"),
         {
             "org": org,
             "start_date": dates.start,
@@ -98,7 +98,7 @@ def trend(
     rows = {
         bucket: (cost, events)
         for bucket, cost, events in con.execute(
-            query(_HERE, "trend"),
+            load_sql(_QUERIES, "trend"),
             {
                 "org": org,
                 "start_date": dates.start,

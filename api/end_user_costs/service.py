@@ -11,14 +11,16 @@ from api.cost_data.schemas import ModelCost
 from api.end_user_costs.schemas import EndUserModelBreakdown, EndUserSummary
 from api.errors import EndUserNotFound
 from api.periods import DateRange, iso_ms
-from api.sql import query
+from core.sql import load_sql
 
-_HERE = str(Path(__file__).parent)
+_QUERIES = Path(__file__).parent / "queries"
 
 
 def end_user_id(con: duckdb.DuckDBPyConnection, org: str, external_id: str) -> str:
     """Tallyhouse's id for an end user this organization has seen; 404 otherwise."""
-    row = con.execute(query(_HERE, "end_user"), {"org": org, "external_id": external_id}).fetchone()
+    row = con.execute(
+        load_sql(_QUERIES, "end_user"), {"org": org, "external_id": external_id}
+    ).fetchone()
     if row is None:
         raise EndUserNotFound(f"End user not found: {external_id}")
     return "euid_" + row[0][:12]
@@ -26,7 +28,7 @@ def end_user_id(con: duckdb.DuckDBPyConnection, org: str, external_id: str) -> s
 
 def _cost(con, org: str, external_id: str, dates: DateRange):
     return con.execute(
-        query(_HERE, "end_user_cost"),
+        load_sql(_QUERIES, "end_user_cost"),
         {
             "org": org,
             "external_id": external_id,
@@ -60,7 +62,7 @@ def by_model(
 ) -> EndUserModelBreakdown:
     euid = end_user_id(con, org, external_id)
     rows = con.execute(
-        query(_HERE, "end_user_by_model"),
+        load_sql(_QUERIES, "end_user_by_model"),
         {
             "org": org,
             "external_id": external_id,

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from core.sql import load_sql
+
 SCOPES = ("usage:write", "costs:read", "metrics:read", "metrics:write")
 ENVIRONMENTS = ("test", "live")
 ORGANIZATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -24,7 +26,7 @@ _SQL = Path(__file__).parent / "sql"
 
 @cache
 def _sql(name: str) -> sa.TextClause:
-    return sa.text((_SQL / f"{name}.sql").read_text())
+    return sa.text(load_sql(_SQL, name))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from api.errors import NotFound, ValidationFailed
 from api.metrics.schemas import MetricCreate, MetricDefinition, MetricUpdate
 from api.periods import iso_ms
 from core import metric_sandbox, metric_sql
+from core.sql import load_sql
 
 _SQL = Path(__file__).parent / "sql"
 _ALPHABET = string.ascii_letters + string.digits
@@ -38,7 +39,7 @@ class InvalidMetricSql(ValidationFailed):
 
 @cache
 def _sql(name: str) -> sa.TextClause:
-    return sa.text((_SQL / f"{name}.sql").read_text())
+    return sa.text(load_sql(_SQL, name))
 
 
 @cache

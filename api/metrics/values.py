@@ -19,11 +19,11 @@ from api.metrics.schemas import MetricValue, Precomputation, TimeframeOut
 from api.metrics.service import Metric, runnable_sql
 from api.metrics.timeframe import Timeframe, Window
 from api.periods import iso_ms
-from api.sql import query
 from core import metric_sandbox
 from core.event_body import ALL_TIME
+from core.sql import load_sql
 
-_HERE = str(Path(__file__).parent)
+_QUERIES = Path(__file__).parent / "queries"
 PRECOMPUTED_DAYS = (7, 30, 90)
 
 
@@ -69,7 +69,7 @@ def precomputation(con: duckdb.DuckDBPyConnection | None, metric: Metric) -> Pre
     if con is not None:
         try:
             row = con.execute(
-                query(_HERE, "precomputation"),
+                load_sql(_QUERIES, "precomputation"),
                 {"org": metric.organization_id, "metric_id": metric.metric_id},
             ).fetchone()
         except duckdb.CatalogException:  # a snapshot published before dim_metrics existed
@@ -111,11 +111,11 @@ def _simple(con, metric: Metric, customer_id: str, window: Window):
         "window_end": end,
     }
     if metric.aggregation_type == "UNIQUE_COUNT":
-        return con.execute(query(_HERE, "unique_count"), params).fetchone()[0]
+        return con.execute(load_sql(_QUERIES, "unique_count"), params).fetchone()[0]
     hours_start = _ceil_hour(start)
     hours_end = max(end.replace(minute=0, second=0, microsecond=0), hours_start)
     count, total, smallest, largest = con.execute(
-        query(_HERE, "simple_totals"),
+        load_sql(_QUERIES, "simple_totals"),
         {**params, "hours_start": hours_start, "hours_end": hours_end},
     ).fetchone()
     return {
@@ -132,7 +132,7 @@ def _precomputed(con, metric: Metric, customer_id: str, timeframe: Timeframe):
     if key is None:
         return None
     return con.execute(
-        query(_HERE, "precomputed_value"),
+        load_sql(_QUERIES, "precomputed_value"),
         {
             "org": metric.organization_id,
             "metric_id": metric.metric_id,

@@ -25,12 +25,12 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
 
-from api.sql import query
 from api.usage_events import codec
 from api.usage_events.schemas import UsageEventIn, event_time
 from core.control_store import landing_events
+from core.sql import load_sql
 
-_HERE = str(Path(__file__).parent)
+_QUERIES = Path(__file__).parent / "queries"
 
 
 def event_id_for(organization_id: str, idempotency_key: str) -> str:
@@ -209,7 +209,7 @@ def _write_sqlite(engine: sa.Engine, rows: list[dict[str, Any]]) -> tuple[set, d
                 by_org.setdefault(r["organization_id"], []).append(r["idempotency_key"])
             for org, keys in by_org.items():
                 found = cursor.execute(
-                    query(_HERE, "stored_events"),
+                    load_sql(_QUERIES, "stored_events"),
                     # keys as UTF-8 text (no \u escapes); control characters never get here
                     {"organization_id": org, "keys": json.dumps(keys, ensure_ascii=False)},
                 )
@@ -218,7 +218,7 @@ def _write_sqlite(engine: sa.Engine, rows: list[dict[str, Any]]) -> tuple[set, d
                         key, event_id, request_hash, body, datetime.fromisoformat(str(received_at))
                     )
             new = [r for r in rows if (r["organization_id"], r["idempotency_key"]) not in stored]
-            cursor.executemany(query(_HERE, "insert_event"), new)
+            cursor.executemany(load_sql(_QUERIES, "insert_event"), new)
             cursor.execute("commit")
         except BaseException:
             cursor.execute("rollback")

@@ -25,7 +25,7 @@ from core.event_body import BODY_FIELDS, MAX_METADATA_CHARS, TIMESTAMP_PATTERN
 from core.sql import load_sql
 from orchestration.defs.ingest import inbox
 
-SQL_DIR = Path(__file__).parent
+SQL_DIR = Path(__file__).parent / "sql"
 ORGANIZATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 FORMATS = {
     ".jsonl": "jsonl",

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from core import metric_sandbox, metric_sql
 from core.sql import load_sql
 
-SQL_DIR = Path(__file__).parent
+SQL_DIR = Path(__file__).parent / "sql"
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from core.event_body import ALL_TIME
 from core.metric_sql import FILTERED_EVENTS_COLUMNS
 from core.sql import load_sql
 
-SQL_DIR = Path(__file__).parent
+SQL_DIR = Path(__file__).parent / "sql"
 
 
 @dataclass

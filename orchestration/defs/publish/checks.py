@@ -19,7 +19,7 @@ from core.sql import load_sql
 from orchestration.defs.publish.assets import serving_snapshot
 from orchestration.defs.resources import TallyhouseResource
 
-SQL_DIR = Path(__file__).parent
+SQL_DIR = Path(__file__).parent / "sql"
 
 
 def _snapshot(tallyhouse: TallyhouseResource) -> duckdb.DuckDBPyConnection:

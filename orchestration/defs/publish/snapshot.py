@@ -28,7 +28,7 @@ import duckdb
 from core.sql import load_sql
 from orchestration.lib.build_state import published_info
 
-SQL_DIR = Path(__file__).parent
+SQL_DIR = Path(__file__).parent / "sql"
 # What analysts and the API read: every mart, plus the quarantine and the ingest ledger.
 PUBLISHED_SCHEMAS = ("marts",)
 PUBLISHED_RAW_TABLES = ("rejected_events", "landing_files", "ingest_runs")
