@@ -65,4 +65,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("the baseline has nothing before it")
+    # before the baseline there is no store: its tables go, with what they hold
+    for table in ("metric_definitions", "landing_events", "api_keys"):
+        op.drop_table(table)

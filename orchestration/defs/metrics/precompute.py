@@ -51,21 +51,16 @@ def precompute_values(
     # filtered_events reads fct_metric_events, which the build's marts hold
     warehouse.execute("create schema if not exists marts; set search_path = 'marts'")
     previous = {} if retry_failed else _previous_failures(warehouse)
-    definitions = warehouse.execute(
-        "select metric_id, organization_id, name, query_type, definition_version, indexable, "
-        "runnable_sql, not_indexed_reason from raw.metric_definitions order by metric_id"
-    ).fetchall()
+    definitions = warehouse.execute(load_sql(SQL_DIR, "select_exported_definitions")).fetchall()
     report, outcomes, results = PrecomputeReport(), [], []
     slices_of: dict[str, pa.Table] = {}
     for metric_id, org, name, query_type, version, indexable, runnable, refused in definitions:
         failed, reason = False, refused
-        if not indexable:
-            pass
-        elif not evaluate:
+        if indexable and not evaluate:
             reason = "pre-computed on the embedded engine (DuckDB) only"
-        elif (metric_id, version) in previous:
+        elif indexable and (metric_id, version) in previous:
             failed, reason = True, previous[metric_id, version]
-        else:
+        elif indexable:
             if org not in slices_of:
                 slices_of[org] = _slices(warehouse, org, as_of)
             started = time.perf_counter()
@@ -91,13 +86,10 @@ def precompute_values(
 
 
 def _previous_failures(warehouse: duckdb.DuckDBPyConnection) -> dict[tuple[str, int], str]:
-    exists = warehouse.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'marts' and table_name = 'dim_metrics'"
-    ).fetchall()[0][0]
-    if not exists:
+    try:
+        rows = warehouse.execute(load_sql(SQL_DIR, "select_previous_failures")).fetchall()
+    except duckdb.CatalogException:  # no build has written dim_metrics yet
         return {}
-    rows = warehouse.execute(load_sql(SQL_DIR, "select_previous_failures")).fetchall()
     return {(metric_id, version): reason for metric_id, version, reason in rows}
 
 
