@@ -21,6 +21,9 @@ from sqlglot.errors import OptimizeError, ParseError, TokenError
 from sqlglot.optimizer.scope import traverse_scope
 
 FILTERED_EVENTS = "filtered_events"
+# The RELATIVE timeframes (days ending at the build's as-of instant) a build pre-computes for
+# each indexed metric and customer, beside ALL and each calendar month; the API reads these.
+PRECOMPUTED_DAYS = (7, 30, 90)
 MAX_SQL_LENGTH = 10_000
 # How deep the parsed query may nest (brackets, operators, CASE, subqueries): far beyond any
 # metric people write, and shallow enough that every later step, wherever it runs, walks it

@@ -21,10 +21,10 @@ from api.metrics.timeframe import Timeframe, Window
 from api.periods import iso_ms
 from core import metric_sandbox
 from core.event_body import ALL_TIME
+from core.metric_sql import PRECOMPUTED_DAYS
 from core.sql import load_sql
 
 _QUERIES = Path(__file__).parent / "queries"
-PRECOMPUTED_DAYS = (7, 30, 90)
 
 
 class MetricQueryFailed(ValidationFailed):

@@ -47,9 +47,18 @@
     {{ conditions | join(' and ') if conditions else '1 = 1' }}
 {%- endmacro %}
 
-{#- The incremental models that hold one row per event (appended per ingest run). -#}
+{#- The incremental models that hold one row per event (appended per ingest run): those
+    tagged event_fact (models/marts/_marts__models.yml); the orchestrator reads the same tag
+    from the manifest. -#}
 {% macro event_facts() -%}
-    {{ return(['fct_usage_costs', 'fct_metric_events']) }}
+    {%- set names = [] -%}
+    {#- the graph is empty while dbt parses: nothing is built then -#}
+    {%- for node in graph.get('nodes', {}).values() -%}
+        {%- if node.resource_type == 'model' and 'event_fact' in node.tags -%}
+            {%- do names.append(node.name) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(names | sort) }}
 {%- endmacro %}
 
 {#- dbt's own `should_full_refresh`, and one exception: after the catch-up passes of a full

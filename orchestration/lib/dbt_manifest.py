@@ -55,3 +55,18 @@ def ensure_manifest() -> Path:
             cwd=DBT_PROJECT_DIR,
         )
     return manifest
+
+
+EVENT_FACT_TAG = "event_fact"
+
+
+def event_facts(manifest: dict) -> tuple[str, ...]:
+    """The models with one row per event, appended per ingest run: those the dbt project tags
+    `event_fact` (its macros read the same tag)."""
+    return tuple(
+        sorted(
+            node["name"]
+            for node in manifest["nodes"].values()
+            if node["resource_type"] == "model" and EVENT_FACT_TAG in node.get("tags", [])
+        )
+    )

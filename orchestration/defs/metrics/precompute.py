@@ -95,7 +95,8 @@ def _previous_failures(warehouse: duckdb.DuckDBPyConnection) -> dict[tuple[str, 
 
 def _slices(warehouse: duckdb.DuckDBPyConnection, org: str, as_of: datetime) -> pa.Table:
     return warehouse.sql(
-        load_sql(SQL_DIR, "metric_slices"), params={"org": org, "as_of": as_of}
+        load_sql(SQL_DIR, "metric_slices"),
+        params={"org": org, "as_of": as_of, "days": list(metric_sql.PRECOMPUTED_DAYS)},
     ).to_arrow_table()
 
 

@@ -2,7 +2,7 @@ import dagster as dg
 
 from orchestration.defs.publish.snapshot import publish
 from orchestration.defs.resources import TallyhouseResource
-from orchestration.defs.transform.assets import tallyhouse_dbt_models
+from orchestration.defs.transform.assets import EVENT_FACTS, tallyhouse_dbt_models
 from orchestration.lib.build_state import input_fingerprint, project_fingerprint
 from orchestration.lib.lake import load_marts
 
@@ -38,6 +38,7 @@ def serving_snapshot(context: dg.AssetExecutionContext, tallyhouse: TallyhouseRe
             project_fingerprint=project_fingerprint(settings),
             rewrite_all=settings.full_refresh,
             slice_rows=settings.build_slice_events,
+            event_facts=EVENT_FACTS,
         )
     reused = ", ".join(f"{name} {rows:,} rows" for name, rows in snapshot.changed.items())
     started = {

@@ -47,8 +47,6 @@ SORT_KEYS = {
 }
 
 
-# Facts that only ever gain rows (of newer ingest runs): a publish appends those rows.
-APPEND_ONLY = ("fct_usage_costs", "fct_metric_events")
 # Rows written in place since a table's last full sort, as a share of it, above which it is
 # rewritten sorted (so that row-group skipping stays effective).
 RESORT_SHARE = 0.25
@@ -84,7 +82,10 @@ def publish(
     project_fingerprint: str | None = None,
     rewrite_all: bool = False,
     slice_rows: int = 10_000_000,
+    event_facts: tuple[str, ...] = (),
 ) -> PublishedSnapshot:
+    """`event_facts`: the tables that only ever gain rows (of newer ingest runs), to which a
+    publish appends those rows (the dbt project's event_fact models)."""
     snapshots = serving_dir / "snapshots"
     snapshots.mkdir(parents=True, exist_ok=True)
     # a publish killed half-way leaves its .building file; one build writes at a time (the
@@ -134,9 +135,11 @@ def publish(
             if name not in published:  # a mart the project no longer builds
                 warehouse.execute(f'drop table snapshot.main."{name}"')
         for schema, name in tables:
-            written = _write_changes(warehouse, schema, name, appended.get(name))
+            written = _write_changes(
+                warehouse, schema, name, appended.get(name), name in event_facts
+            )
             if written is None:
-                _replace(warehouse, schema, name, slice_rows)
+                _replace(warehouse, schema, name, slice_rows, name in event_facts)
                 appended[name] = 0
             else:
                 changed[name] = written
@@ -203,14 +206,16 @@ def _total_cost(
     return None if total is None else str(total)
 
 
-def _replace(warehouse: duckdb.DuckDBPyConnection, schema: str, name: str, slice_rows: int) -> None:
+def _replace(
+    warehouse: duckdb.DuckDBPyConnection, schema: str, name: str, slice_rows: int, fact: bool
+) -> None:
     """Write a table whole, sorted; an event fact of more than `slice_rows` rows is sorted and
     appended a slice of ingest runs at a time, so that the sort spills one slice, not the
     history (each slice's row groups are still narrow in the sort keys)."""
     # identifiers come from the catalog, never from input
     source, copied = f'{schema}."{name}"', f'snapshot.main."{name}"'
     order = f" order by {SORT_KEYS[name]}" if name in SORT_KEYS else ""
-    sliced = name in APPEND_ONLY and "ingest_run_id" in dict(_columns(warehouse, source))
+    sliced = fact and "ingest_run_id" in dict(_columns(warehouse, source))
     slices = _run_slices(warehouse, source, slice_rows) if sliced else []
     if len(slices) <= 1:
         warehouse.execute(f"create or replace table {copied} as select * from {source}{order}")
@@ -248,7 +253,11 @@ def _columns(warehouse: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[
 
 
 def _write_changes(
-    warehouse: duckdb.DuckDBPyConnection, schema: str, name: str, appended: int | None
+    warehouse: duckdb.DuckDBPyConnection,
+    schema: str,
+    name: str,
+    appended: int | None,
+    fact: bool,
 ) -> int | None:
     """Bring the copied table up to the warehouse's by writing only what newer ingest runs
     changed, and return how many rows that was; None when it must be rewritten instead.
@@ -263,7 +272,7 @@ def _write_changes(
     names = [column for column, _ in columns]
     if columns != _columns(warehouse, copied):
         return None
-    if name in APPEND_ONLY and "ingest_run_id" in names:
+    if fact and "ingest_run_id" in names:
         run, key = "ingest_run_id", None
     elif "last_ingest_run_id" in names and "event_count" in names:
         run, key = "last_ingest_run_id", names[0]

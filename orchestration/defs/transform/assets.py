@@ -25,13 +25,11 @@ from orchestration.lib.build_state import (
     static_nodes,
     unit_tests_due,
 )
-from orchestration.lib.dbt_manifest import ensure_manifest
+from orchestration.lib.dbt_manifest import ensure_manifest, event_facts
 from orchestration.lib.dbt_translator import TallyhouseDbtTranslator
 from orchestration.lib.lake import export_raw
 
 INVOCATIONS_KEPT = 10
-# the incremental models with one row per event, which a backlog's catch-up passes build
-EVENT_FACTS = ("fct_usage_costs", "fct_metric_events")
 # what dbt reads when a model runs (dbt_project/macros/incremental.sql)
 THROUGH_VARIABLE = "TALLYHOUSE_DBT_THROUGH_INGEST_RUN"
 FACTS_CAUGHT_UP_VARIABLE = "TALLYHOUSE_DBT_FACTS_CAUGHT_UP"
@@ -40,6 +38,9 @@ FACTS_CAUGHT_UP_VARIABLE = "TALLYHOUSE_DBT_FACTS_CAUGHT_UP"
 ensure_manifest()
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 translator = TallyhouseDbtTranslator()
+# the incremental models with one row per event, which a backlog's catch-up passes build and
+# a publish appends to
+EVENT_FACTS = event_facts(json.loads(dbt_project.manifest_path.read_text()))
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=translator)

@@ -1,6 +1,6 @@
 -- The slices an organization's indexed metrics are pre-computed over, per customer: ALL, each
--- calendar month since the customer's first event, and the 7 / 30 / 90 days ending at the
--- build's as_of, as_of included (as the API's RELATIVE). Each slice is a customer and a
+-- calendar month since the customer's first event, and the $days (core.metric_sql.PRECOMPUTED_DAYS)
+-- ending at the build's as_of, as_of included (as the API's RELATIVE). Each slice is a customer and a
 -- half-open span [slice_start, slice_end); null bounds are open.
 with build as (
     select cast($as_of as timestamp) as as_of_at
@@ -58,7 +58,7 @@ slices as (
         build.as_of_at + interval 1 microsecond as slice_end
     from customers
     cross join build
-    cross join (values (7), (30), (90)) as days (relative_days)
+    cross join (select unnest($days) as relative_days) as days
 )
 
 select
