@@ -57,7 +57,6 @@ def fct_metric_values(context: dg.AssetExecutionContext, tallyhouse: TallyhouseR
             as_of=tallyhouse.now(),
             limits=SandboxLimits.for_build(settings),
             evaluate=settings.engine == "duckdb",
-            retry_failed=settings.full_refresh,
             log=context.log.warning,
         )
     slowest = max(report.evaluated.items(), key=lambda item: item[1], default=None)

@@ -7,7 +7,8 @@ that errors, returns something other than one number, or runs past a limit is sk
 recorded with its reason in `dim_metrics`: its values are answered on demand, and every other
 metric, mart and organization builds and publishes. A metric that failed is not tried again
 while its definition is the same (a runaway would otherwise cost every build its time limit);
-a new version, or a full refresh, tries it again.
+a new version tries it again. So the outcome of a failing metric is the same in every build,
+incremental or full refresh, however loaded the machine was when it first failed.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ def precompute_values(
     as_of: datetime,
     limits: metric_sandbox.SandboxLimits,
     evaluate: bool = True,
-    retry_failed: bool = False,
     log: Callable[[str], None] = lambda message: None,
 ) -> PrecomputeReport:
     """Write marts.fct_metric_values and marts.dim_metrics anew. With `evaluate` false (an
@@ -50,7 +50,7 @@ def precompute_values(
     as_of = as_of.replace(tzinfo=None)
     # filtered_events reads fct_metric_events, which the build's marts hold
     warehouse.execute("create schema if not exists marts; set search_path = 'marts'")
-    previous = {} if retry_failed else _previous_failures(warehouse)
+    previous = _previous_failures(warehouse)
     definitions = warehouse.execute(load_sql(SQL_DIR, "select_exported_definitions")).fetchall()
     report, outcomes, results = PrecomputeReport(), [], []
     slices_of: dict[str, pa.Table] = {}
