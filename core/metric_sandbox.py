@@ -95,11 +95,10 @@ def evaluate(sql: str, events: pa.Table, limits: SandboxLimits) -> int | Decimal
     return _in_worker(("value", sql, events, None, limits), limits)
 
 
-def evaluate_slices(
-    sql: str, events: pa.Table, slices: pa.Table, limits: SandboxLimits
-) -> pa.Table:
+def evaluate_slices(sql: str, events: Path, slices: pa.Table, limits: SandboxLimits) -> pa.Table:
     """(slice_id, result_rows, metric_value as DOUBLE) for every slice, in one query under
-    one time and memory limit: the whole of one metric's pre-computation in a build."""
+    one time and memory limit: the whole of one metric's pre-computation in a build.
+    `events`: an Arrow IPC file of the organization's events, which the worker maps."""
     return _in_worker(("slices", sql, events, slices, limits), limits)
 
 

@@ -13,6 +13,9 @@ import pickle
 import resource
 import sys
 from multiprocessing.connection import Connection
+from pathlib import Path
+
+import pyarrow as pa
 
 from core import metric_sandbox
 
@@ -35,6 +38,9 @@ def _address_space() -> int:
 
 def _answer(request: tuple) -> tuple:
     kind, sql, events, slices, limits = request
+    if isinstance(events, Path):
+        # mapped, not read: the pages stay the file's (before the cap, which counts them)
+        events = pa.ipc.open_file(pa.memory_map(str(events))).read_all()
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = _address_space() + _bytes(limits.memory) + ADDRESS_SLACK
     unlimited = hard == resource.RLIM_INFINITY

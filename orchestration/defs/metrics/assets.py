@@ -58,6 +58,7 @@ def fct_metric_values(context: dg.AssetExecutionContext, tallyhouse: TallyhouseR
             limits=SandboxLimits.for_build(settings),
             evaluate=settings.engine == "duckdb",
             log=context.log.warning,
+            scratch=settings.warehouse_path.parent,
         )
     slowest = max(report.evaluated.items(), key=lambda item: item[1], default=None)
     context.log.info(

@@ -13,6 +13,7 @@ incremental or full refresh, however loaded the machine was when it first failed
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from core.metric_sql import FILTERED_EVENTS_COLUMNS
 from core.sql import load_sql
 
 SQL_DIR = Path(__file__).parent / "sql"
+EVENT_BATCH_ROWS = 100_000
 
 
 @dataclass
@@ -44,9 +46,12 @@ def precompute_values(
     limits: metric_sandbox.SandboxLimits,
     evaluate: bool = True,
     log: Callable[[str], None] = lambda message: None,
+    scratch: Path | None = None,
 ) -> PrecomputeReport:
     """Write marts.fct_metric_values and marts.dim_metrics anew. With `evaluate` false (an
-    engine other than DuckDB), no metric is evaluated and dim_metrics says why."""
+    engine other than DuckDB), no metric is evaluated and dim_metrics says why. Each metric's
+    events pass to its sandbox through a file in `scratch` (the system's temporary folder by
+    default; the build uses its warehouse's folder: on disk, not in memory)."""
     as_of = as_of.replace(tzinfo=None)
     # filtered_events reads fct_metric_events, which the build's marts hold
     warehouse.execute("create schema if not exists marts; set search_path = 'marts'")
@@ -65,9 +70,11 @@ def precompute_values(
                 slices_of[org] = _slices(warehouse, org, as_of)
             started = time.perf_counter()
             try:
-                values = metric_sandbox.evaluate_slices(
-                    runnable, _events(warehouse, org, runnable), slices_of[org], limits
-                )
+                with tempfile.TemporaryDirectory(prefix="metric-events-", dir=scratch) as folder:
+                    events = _events(warehouse, org, runnable, Path(folder))
+                    values = metric_sandbox.evaluate_slices(
+                        runnable, events, slices_of[org], limits
+                    )
             except (metric_sandbox.MetricQueryError, metric_sql.MetricSqlError) as error:
                 failed, reason = True, f"the build could not pre-compute it: {error}"
                 report.failed[metric_id] = reason
@@ -100,16 +107,17 @@ def _slices(warehouse: duckdb.DuckDBPyConnection, org: str, as_of: datetime) -> 
     ).to_arrow_table()
 
 
-def _events(warehouse: duckdb.DuckDBPyConnection, org: str, runnable: str) -> pa.Table:
-    """The organization's events with the columns the metric reads (the rest typed nulls):
-    what the sandbox holds, and the build's memory, stay as small as the metric allows."""
+def _events(warehouse: duckdb.DuckDBPyConnection, org: str, runnable: str, folder: Path) -> Path:
+    """The organization's events with the columns the metric reads (the rest typed nulls), in
+    an Arrow file the sandbox maps: streamed there batch by batch, never whole in this
+    process's memory, and never copied through a pipe."""
     read = metric_sql.columns_read(runnable)
     needed = {"customer_id", "timestamp"} | (set(FILTERED_EVENTS_COLUMNS) if read is None else read)
     columns = ", ".join(
         f'"{name}"' if name in needed else f'cast(null as {kind}) as "{name}"'
         for name, kind in FILTERED_EVENTS_COLUMNS.items()
     )
-    return warehouse.sql(
+    reader = warehouse.sql(
         f"select {columns} from ({metric_sandbox.FILTERED_EVENTS_SQL})",
         params={
             "org": org,
@@ -117,7 +125,12 @@ def _events(warehouse: duckdb.DuckDBPyConnection, org: str, runnable: str) -> pa
             "window_start": ALL_TIME[0],
             "window_end": ALL_TIME[1],
         },
-    ).to_arrow_table()
+    ).fetch_arrow_reader(batch_size=EVENT_BATCH_ROWS)
+    path = folder / "events.arrow"
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, reader.schema) as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+    return path
 
 
 def _write(warehouse: duckdb.DuckDBPyConnection, outcomes, results, as_of: datetime) -> None:
