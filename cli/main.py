@@ -73,6 +73,13 @@ def build(
             "otherwise says so and starts none)."
         ),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Say whether a build would start a run, why, and what it would do; build nothing.",
+        ),
+    ] = False,
     verbose: Annotated[
         bool,
         typer.Option(
@@ -89,9 +96,25 @@ def build(
         os.environ["TALLYHOUSE_ENGINE"] = engine  # the one settings object reads it
     if full_refresh:
         os.environ["TALLYHOUSE_FULL_REFRESH"] = "true"
+    if dry_run:
+        _plan(always_run)
+        return
     summary = _build(skip_unchanged=not always_run, verbose=verbose)
     if not summary.success:
         raise typer.Exit(code=1)
+
+
+def _plan(always_run: bool) -> None:
+    from orchestration.lib.build_plan import plan_next_build
+
+    plan = plan_next_build(get_settings())
+    if not plan.runs and always_run:
+        plan.runs, plan.work = True, ["a run, though nothing changed (--always-run)"]
+    console.print("the next build " + ("starts a run" if plan.runs else "starts no run") + ":")
+    for reason in plan.reasons:
+        console.print(f"  because {reason}")
+    for step in plan.work:
+        console.print(f"  - {step}")
 
 
 def _usd(amount: str | None) -> str:

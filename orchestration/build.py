@@ -13,8 +13,9 @@ from core.settings import Settings
 from orchestration.defs.publish.snapshot import current_snapshot_path
 from orchestration.lib.source_state import (
     LastBuild,
+    digest_of,
     record_last_build,
-    source_digest,
+    source_parts,
     unchanged_since_last_build,
     warehouse_state,
 )
@@ -54,7 +55,8 @@ def run_build(
     `skip_unchanged`, first compare the build's sources with the last successful build's: when
     nothing changed and its snapshot is still served, start no run and return its figures
     (orchestration/lib/source_state.py)."""
-    digest = source_digest(settings, settings.clock())
+    parts = source_parts(settings, settings.clock())
+    digest = digest_of(parts)
     if skip_unchanged and not settings.full_refresh:
         last = unchanged_since_last_build(settings, digest)
         if last is not None:
@@ -86,6 +88,7 @@ def run_build(
                 events_total=summary.events_total,
                 cost_usd_total=summary.cost_usd_total,
                 warehouse_state=warehouse_state(settings),
+                source_parts=parts,
             ),
         )
     return summary

@@ -2,7 +2,7 @@
 
 A build is a function of its sources: the landing files, the API inbox and the metric
 definitions (both in the control store), the dbt project with its price seeds, the settings
-and the build's UTC date. ``source_digest`` reads them all cheaply — a `stat` per landing
+and the build's UTC date. ``source_parts`` reads them all cheaply — a `stat` per landing
 file, a count and the last sequence number of the inbox, every definition row — before the
 build's ingest reads anything. When a build succeeds, its digest is written beside the
 serving snapshot it left current (``last_build.json`` in the home). A later `tallyhouse build`
@@ -49,27 +49,50 @@ class LastBuild:
     # the warehouse file as the build left it: anything that wrote to it since (a scheduled
     # run, a hand-made change) or removed it means the build must run
     warehouse_state: list[list[int] | None]
+    # the digest of each source, so that a later build can say which one changed
+    source_parts: dict[str, str] | None = None
 
 
-def source_digest(settings: Settings, now: datetime) -> str:
-    digest = hashlib.sha256()
-    digest.update(f"project={project_fingerprint(settings)};date={now:%Y-%m-%d}\n".encode())
-    digest.update(settings.model_dump_json(exclude=UNBUILT_SETTINGS).encode())
-    landing = settings.landing_dir
-    for folder, _, names in sorted(os.walk(landing)) if landing.is_dir() else []:
+def source_parts(settings: Settings, now: datetime) -> dict[str, str]:
+    """A digest of each source a build starts from, by what a person calls it."""
+    landing = hashlib.sha256()
+    files = 0
+    for folder, _, names in (
+        sorted(os.walk(settings.landing_dir)) if settings.landing_dir.is_dir() else []
+    ):
         for name in sorted(names):
             stat = os.stat(os.path.join(folder, name))
-            relative = os.path.relpath(os.path.join(folder, name), landing)
-            digest.update(f"\n{relative}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+            relative = os.path.relpath(os.path.join(folder, name), settings.landing_dir)
+            landing.update(f"\n{relative}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+            files += 1
     with engine_for(settings.control_store_url).connect() as store:
         inbox = store.execute(sa.select(sa.func.count(), sa.func.max(landing_events.c.seq))).one()
         definitions = store.execute(
             sa.select(metric_definitions).order_by(metric_definitions.c.metric_id)
         ).all()
-    digest.update(f"\ninbox={tuple(inbox)}\n".encode())
-    for row in definitions:
-        digest.update(repr(tuple(row)).encode())
-    return digest.hexdigest()
+    metrics = hashlib.sha256(b"".join(repr(tuple(row)).encode() for row in definitions))
+    return {
+        "dbt project and price seeds": project_fingerprint(settings),
+        "settings": hashlib.sha256(
+            settings.model_dump_json(exclude=UNBUILT_SETTINGS).encode()
+        ).hexdigest(),
+        "date": f"{now:%Y-%m-%d}",
+        "landing files": f"{files}:{landing.hexdigest()}",
+        "API inbox": f"{tuple(inbox)}",
+        "metric definitions": metrics.hexdigest(),
+    }
+
+
+def digest_of(parts: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def last_build(settings: Settings) -> LastBuild | None:
+    """What the last successful build in this home recorded, if any."""
+    try:
+        return LastBuild(**json.loads((settings.root / STATE_FILE).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def warehouse_state(settings: Settings) -> list[list[int] | None]:
@@ -95,9 +118,8 @@ def record_last_build(settings: Settings, build: LastBuild) -> None:
 def unchanged_since_last_build(settings: Settings, digest: str) -> LastBuild | None:
     """The last successful build, when nothing has changed since it and its snapshot is still
     the one served; else None (the build must run)."""
-    try:
-        build = LastBuild(**json.loads((settings.root / STATE_FILE).read_text()))
-    except (OSError, ValueError, TypeError):
+    build = last_build(settings)
+    if build is None:
         return None
     served = current_snapshot_path(settings.current_snapshot)
     unchanged = (

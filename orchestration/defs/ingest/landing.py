@@ -108,7 +108,7 @@ def discover(
     return found
 
 
-def _known_hashes(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, int, int], str]:
+def known_hashes(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, int, int], str]:
     return {
         (path, size, modified): sha
         for path, size, modified, sha in con.execute(
@@ -192,7 +192,7 @@ def ingest(
             "select organization_id, file_sha256 from raw.landing_files"
         ).fetchall()
     }
-    known = _known_hashes(con)
+    known = known_hashes(con)
     discovered = discover(landing_dir, known)
     _remember_hashes(con, discovered, known)
     files = [f for f in discovered if (f.organization_id, f.sha256) not in seen]
