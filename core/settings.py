@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     def dagster_home(self) -> Path:
         return self.root / "dagster"
 
+    @property
+    def dbt_invocations_dir(self) -> Path:
+        """Each dbt invocation of this home's builds logs to a folder of its own here (the
+        newest few are kept): homes never share them, so builds of two homes run side by side."""
+        return self.root / "dbt"
+
     def clock(self) -> datetime:
         """The one 'now' of the system: pinned by TALLYHOUSE_NOW, else the system clock (UTC)."""
         if self.now is None:

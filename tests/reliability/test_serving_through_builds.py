@@ -203,15 +203,12 @@ def _kill_build_when(env: dict[str, str], condition, what: str, interval: float)
         process.wait(timeout=30)
 
 
-DBT_TARGET = Path(__file__).parents[2] / "dbt_project" / "target"
-
-
-def _dbt_building_marts(since: float):
+def _dbt_building_marts(since: float, invocations: Path):
     """A condition: a dbt invocation started after `since` is building the event fact (each
-    invocation logs to its own folder under dbt_project/target)."""
+    invocation logs to its own folder under the home's dbt/)."""
 
     def condition(_: subprocess.Popen) -> bool:
-        for folder in DBT_TARGET.glob("tallyhouse_dbt_models-*"):
+        for folder in invocations.glob("tallyhouse_dbt_models-*"):
             log = folder / "dbt.log"
             fresh = folder.stat().st_mtime >= since and log.exists()
             if fresh and "marts.fct_usage_costs" in log.read_text(errors="replace"):
@@ -253,7 +250,7 @@ def test_builds_killed_during_dbt_and_during_publish_lose_nothing(home_copy):
     _add_events(settings, "after-crash", 3)  # 3 x $1.25 in a landing file
     with subprocess_server.running(env, workers=2) as base, Load(base, key) as load:
         through_api = _record_through_the_api(base, settings, 4)  # 4 x $0.50 in the store
-        dbt_building = _dbt_building_marts(since=time.time())
+        dbt_building = _dbt_building_marts(time.time(), settings.dbt_invocations_dir)
         _kill_build_when(env, dbt_building, "dbt building the marts", interval=0.05)
         building = lambda _: any(snapshots.glob("*.building"))  # noqa: E731
         _kill_build_when(env, building, "publish", interval=0.002)

@@ -376,10 +376,12 @@ UNIT_TESTS = {
 
 
 def _own_results(run_id: str) -> list[dict]:
-    """dbt's results of the build's own invocation in one run (not of its catch-up passes)."""
+    """dbt's results of the build's own invocation in one run (not of its catch-up passes),
+    in the home the test points at."""
+    invocations = Settings().dbt_invocations_dir
     (folder,) = [
         f
-        for f in (DBT_PROJECT_DIR / "target").glob(f"tallyhouse_dbt_models-{run_id[:7]}-*")
+        for f in invocations.glob(f"tallyhouse_dbt_models-{run_id[:7]}-*")
         if "catch-up" not in f.name
     ]
     return json.loads((folder / "run_results.json").read_text())["results"]

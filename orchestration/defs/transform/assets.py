@@ -92,7 +92,9 @@ def tallyhouse_dbt_models(
     if static_built is not None:  # before their dependents: Dagster wants them in that order
         yield from _static_models_kept(context, manifest, static, static_built, code)
     try:
-        invocation = dbt.cli(command, context=context)
+        invocation = dbt.cli(
+            command, context=context, target_path=_invocation_dir(settings, context, "build")
+        )
         yield from invocation.stream()  # raises when a model or a test failed
     finally:
         os.environ.pop(FACTS_CAUGHT_UP_VARIABLE, None)
@@ -205,9 +207,7 @@ def _catch_up(
                 passed,
                 manifest=dbt_project.manifest_path,
                 # beside the build's own invocations, pruned with them
-                target_path=DBT_PROJECT_DIR
-                / "target"
-                / f"tallyhouse_dbt_models-{context.run.run_id[:7]}-catch-up-{number}",
+                target_path=_invocation_dir(settings, context, f"catch-up-{number}"),
             )
             invocation.wait()  # raises when a model failed
         finally:
@@ -217,6 +217,10 @@ def _catch_up(
             f"catch-up pass {number} of {len(bounds)} done in {time.monotonic() - started:.1f} s"
         )
     return len(bounds)
+
+
+def _invocation_dir(settings, context: dg.AssetExecutionContext, name: str) -> Path:
+    return settings.dbt_invocations_dir / f"tallyhouse_dbt_models-{context.run.run_id[:7]}-{name}"
 
 
 def _keep_partial_parse(invocation_target: Path) -> None:
@@ -234,7 +238,7 @@ def _keep_partial_parse(invocation_target: Path) -> None:
 
 
 def _prune_invocations(current: Path, keep: int) -> None:
-    """Each dbt invocation logs to its own folder under dbt_project/target (dagster-dbt): keep
+    """Each dbt invocation logs to its own folder under the home's dbt/ (dagster-dbt): keep
     the newest few for debugging, not one per build forever."""
     folders = sorted(
         current.parent.glob("tallyhouse_dbt_models-*"), key=lambda p: p.stat().st_mtime
