@@ -13,6 +13,11 @@ from orchestration.defs.publish.snapshot import publish
 from orchestration.defs.transform.assets import EVENT_FACTS
 
 
+def _publish(*args, **kwargs):
+    """A publish as the build's asset calls it: the dbt project's event facts are appended to."""
+    return publish(*args, event_facts=EVENT_FACTS, **kwargs)
+
+
 def _warehouse(path, events: int) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path))
     con.execute("create schema if not exists marts; create schema if not exists raw")
@@ -31,7 +36,7 @@ def test_publish_switches_the_stable_path_and_old_readers_keep_their_snapshot(tm
     serving, current = tmp_path / "serving", tmp_path / "serving" / "current.duckdb"
     now = datetime(2026, 11, 24, 12, tzinfo=UTC)
     with _warehouse(tmp_path / "wh.duckdb", 3) as con:
-        first = publish(con, serving, current, now=now, keep=2, event_facts=EVENT_FACTS)
+        first = _publish(con, serving, current, now=now, keep=2)
     reader = duckdb.connect(str(current), read_only=True)
     assert reader.execute("select count(*), sum(cost_usd) from fct_usage_costs").fetchone() == (
         3,
@@ -39,7 +44,7 @@ def test_publish_switches_the_stable_path_and_old_readers_keep_their_snapshot(tm
     )
 
     with _warehouse(tmp_path / "wh.duckdb", 5) as con:
-        second = publish(con, serving, current, now=now, keep=2, event_facts=EVENT_FACTS)
+        second = _publish(con, serving, current, now=now, keep=2)
 
     assert first.version != second.version and current.resolve() == second.path
     assert reader.execute("select count(*) from fct_usage_costs").fetchone() == (3,)
@@ -56,10 +61,7 @@ def test_old_snapshots_are_pruned_to_the_configured_count(tmp_path):
     serving, current = tmp_path / "serving", tmp_path / "serving" / "current.duckdb"
     now = datetime(2026, 11, 24, 12, tzinfo=UTC)
     with _warehouse(tmp_path / "wh.duckdb", 1) as con:
-        versions = [
-            publish(con, serving, current, now=now, keep=2, event_facts=EVENT_FACTS).path
-            for _ in range(4)
-        ]
+        versions = [_publish(con, serving, current, now=now, keep=2).path for _ in range(4)]
     assert sorted((serving / "snapshots").glob("*.duckdb")) == versions[2:]
     assert not list((serving / "snapshots").glob("*.building"))
 
@@ -69,7 +71,7 @@ def test_published_tables_are_in_their_readers_order(tmp_path):
     serving, current = tmp_path / "serving", tmp_path / "serving" / "current.duckdb"
     now = datetime(2026, 11, 24, 12, tzinfo=UTC)
     with _warehouse(tmp_path / "wh.duckdb", 1000) as con:
-        publish(con, serving, current, now=now, keep=2, event_facts=EVENT_FACTS)
+        _publish(con, serving, current, now=now, keep=2)
     with duckdb.connect(str(current), read_only=True) as snapshot:
         rows = snapshot.execute("select organization_id, event_at from fct_usage_costs").fetchall()
     assert rows == sorted(rows)
@@ -115,10 +117,10 @@ class TestPublishCostsWhatChanged:
         serving, current = tmp_path / "serving", tmp_path / "serving" / "current.duckdb"
         with _fact_warehouse(tmp_path / "wh.duckdb") as con:
             _events(con, 1, 0, 100)
-            first = publish(con, serving, current, now=self.now, keep=5, event_facts=EVENT_FACTS)
+            first = _publish(con, serving, current, now=self.now, keep=5)
             _events(con, 2, 100, 20)
             con.execute("create or replace table marts.dim_models as select 2 as day")
-            second = publish(con, serving, current, now=self.now, keep=5, event_facts=EVENT_FACTS)
+            second = _publish(con, serving, current, now=self.now, keep=5)
             expected = con.execute("select * from marts.fct_usage_costs").fetchall()
         assert first.changed == {} and second.changed == {"fct_usage_costs": 20}
         rows, tables = _published(current)
@@ -143,26 +145,18 @@ class TestPublishCostsWhatChanged:
         serving, current = tmp_path / "serving", tmp_path / "serving" / "current.duckdb"
         with _fact_warehouse(tmp_path / "wh.duckdb") as con:
             _events(con, 1, 0, 100)
-            publish(con, serving, current, now=self.now, keep=5, event_facts=EVENT_FACTS)
+            _publish(con, serving, current, now=self.now, keep=5)
             # a served row the warehouse no longer has (a full refresh dropped it): rewrite
             con.execute("delete from marts.fct_usage_costs where event_id = 7")
             _events(con, 2, 100, 10)
-            changed = publish(con, serving, current, now=self.now, keep=5, event_facts=EVENT_FACTS)
+            changed = _publish(con, serving, current, now=self.now, keep=5)
             assert changed.changed == {}
             assert _published(current)[1]["fct_usage_costs"] == 0
             # 40 more rows on 109 sorted ones: over a quarter of the 149 appended since the sort
             _events(con, 3, 200, 40)
-            grown = publish(con, serving, current, now=self.now, keep=5, event_facts=EVENT_FACTS)
+            grown = _publish(con, serving, current, now=self.now, keep=5)
             _events(con, 4, 300, 5)
-            forced = publish(
-                con,
-                serving,
-                current,
-                now=self.now,
-                keep=5,
-                rewrite_all=True,
-                event_facts=EVENT_FACTS,
-            )
+            forced = _publish(con, serving, current, now=self.now, keep=5, rewrite_all=True)
             expected = con.execute("select * from marts.fct_usage_costs").fetchall()
         assert grown.changed == {} and forced.changed == {}
         rows, tables = _published(current)
@@ -175,9 +169,7 @@ class TestPublishCostsWhatChanged:
             # runs of 30, 30, 50 and 10 rows in slices of at least 50: runs 1-2, 3, then 4
             for run, first, count in ((1, 0, 30), (2, 30, 30), (3, 60, 50), (4, 110, 10)):
                 _events(con, run, first, count)
-            publish(
-                con, serving, current, now=self.now, keep=5, slice_rows=50, event_facts=EVENT_FACTS
-            )
+            _publish(con, serving, current, now=self.now, keep=5, slice_rows=50)
             expected = con.execute("select * from marts.fct_usage_costs").fetchall()
         rows, tables = _published(current)
         assert sorted(rows) == sorted(expected) and len(rows) == 120
@@ -196,9 +188,9 @@ class TestPublishCostsWhatChanged:
     def test_a_table_the_warehouse_no_longer_has_is_not_published(self, tmp_path):
         serving, current = tmp_path / "serving", tmp_path / "serving" / "current.duckdb"
         with _fact_warehouse(tmp_path / "wh.duckdb") as con:
-            publish(con, serving, current, now=self.now, keep=5, event_facts=EVENT_FACTS)
+            _publish(con, serving, current, now=self.now, keep=5)
             con.execute("drop table marts.dim_models")
-            publish(con, serving, current, now=self.now, keep=5, event_facts=EVENT_FACTS)
+            _publish(con, serving, current, now=self.now, keep=5)
         with duckdb.connect(str(current), read_only=True) as snapshot:
             names = {name for (name,) in snapshot.execute("show tables").fetchall()}
         assert "dim_models" not in names and "fct_usage_costs" in names
@@ -212,29 +204,13 @@ class TestPublishCostsWhatChanged:
                 "'a' as organization_id, timestamp '2026-11-24' + to_hours(range) as usage_hour, "
                 "1::bigint as event_count, 1 as last_ingest_run_id from range(20)"
             )
-            publish(
-                con,
-                serving,
-                current,
-                now=self.now,
-                keep=5,
-                project_fingerprint="p1",
-                event_facts=EVENT_FACTS,
-            )
+            _publish(con, serving, current, now=self.now, keep=5, project_fingerprint="p1")
             # run 2 adds an event to hour k2 and one in a new hour
             con.execute(f"update {rollup} set event_count = 2, last_ingest_run_id = 2 where org_hourly_cost_id = 'k2'")  # fmt: skip
             con.execute(f"insert into {rollup} values ('k-new', 'a', timestamp '2026-11-25', 1, 2)")
-            second = publish(
-                con,
-                serving,
-                current,
-                now=self.now,
-                keep=5,
-                project_fingerprint="p1",
-                event_facts=EVENT_FACTS,
-            )
+            second = _publish(con, serving, current, now=self.now, keep=5, project_fingerprint="p1")
             expected = sorted(con.execute(f"from {rollup}").fetchall())
-            other_models = publish(
+            other_models = _publish(
                 con, serving, current, now=self.now, keep=5, project_fingerprint="p2"
             )
         assert second.changed == {"fct_org_hourly_costs": 2, "fct_usage_costs": 0}
@@ -250,12 +226,12 @@ class TestPublishRecyclesTheSnapshotItWouldDelete:
         serving, current = tmp_path / "serving", tmp_path / "serving" / "current.duckdb"
         with _fact_warehouse(tmp_path / "wh.duckdb") as con:
             _events(con, 1, 0, 100)
-            first = publish(con, serving, current, now=self.now, keep=2, event_facts=EVENT_FACTS)
+            first = _publish(con, serving, current, now=self.now, keep=2)
             inode = first.path.stat().st_ino
             _events(con, 2, 100, 20)
-            second = publish(con, serving, current, now=self.now, keep=2, event_facts=EVENT_FACTS)
+            second = _publish(con, serving, current, now=self.now, keep=2)
             _events(con, 3, 120, 5)
-            third = publish(con, serving, current, now=self.now, keep=2, event_facts=EVENT_FACTS)
+            third = _publish(con, serving, current, now=self.now, keep=2)
             expected = con.execute("select * from marts.fct_usage_costs").fetchall()
         # nothing to delete yet: a copy; then the first file, with runs 2 and 3 appended
         assert (first.base, second.base, third.base) == ("new", "copy", "recycled")
@@ -277,7 +253,7 @@ class TestPublishRecyclesTheSnapshotItWouldDelete:
         serving, current = tmp_path / "serving", tmp_path / "serving" / "current.duckdb"
         with _fact_warehouse(tmp_path / "wh.duckdb") as con:
             _events(con, 1, 0, 100)
-            first = publish(con, serving, current, now=self.now, keep=2, event_facts=EVENT_FACTS)
+            first = _publish(con, serving, current, now=self.now, keep=2)
             # another process reads the first snapshot through the stable path
             reader = subprocess.Popen(
                 [sys.executable, "-c", _READER, str(current)],
@@ -285,9 +261,9 @@ class TestPublishRecyclesTheSnapshotItWouldDelete:
             )  # fmt: skip
             assert reader.stdout.readline() == "100\n"
             _events(con, 2, 100, 20)
-            publish(con, serving, current, now=self.now, keep=2, event_facts=EVENT_FACTS)
+            _publish(con, serving, current, now=self.now, keep=2)
             _events(con, 3, 120, 5)
-            third = publish(con, serving, current, now=self.now, keep=2, event_facts=EVENT_FACTS)
+            third = _publish(con, serving, current, now=self.now, keep=2)
             # the reader still reads what it opened, and the file it had is gone by name
             answer, _ = reader.communicate("again\n", timeout=60)
             assert answer == "100\n"
@@ -298,33 +274,9 @@ class TestPublishRecyclesTheSnapshotItWouldDelete:
         serving, current = tmp_path / "serving", tmp_path / "serving" / "current.duckdb"
         with _fact_warehouse(tmp_path / "wh.duckdb") as con:
             _events(con, 1, 0, 10)
-            first = publish(
-                con,
-                serving,
-                current,
-                now=self.now,
-                keep=2,
-                project_fingerprint="p1",
-                event_facts=EVENT_FACTS,
-            )
-            second = publish(
-                con,
-                serving,
-                current,
-                now=self.now,
-                keep=2,
-                project_fingerprint="p2",
-                event_facts=EVENT_FACTS,
-            )
-            third = publish(
-                con,
-                serving,
-                current,
-                now=self.now,
-                keep=2,
-                project_fingerprint="p2",
-                event_facts=EVENT_FACTS,
-            )
+            first = _publish(con, serving, current, now=self.now, keep=2, project_fingerprint="p1")
+            second = _publish(con, serving, current, now=self.now, keep=2, project_fingerprint="p2")
+            third = _publish(con, serving, current, now=self.now, keep=2, project_fingerprint="p2")
         assert (first.base, second.base, third.base) == ("new", "new", "copy")
         assert sorted((serving / "snapshots").glob("*.duckdb")) == [second.path, third.path]
 
