@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from core.settings import Settings
-from orchestration.defs.publish.snapshot import current_snapshot_path
-from orchestration.lib.source_state import (
+from orchestration.lib.build_state import (
     LastBuild,
+    current_snapshot_path,
     digest_of,
     record_last_build,
+    served_snapshot,
     source_parts,
     unchanged_since_last_build,
     warehouse_state,
@@ -54,7 +55,7 @@ def run_build(
     """Materialize every asset (ingest → dbt build → publish) in this process. With
     `skip_unchanged`, first compare the build's sources with the last successful build's: when
     nothing changed and its snapshot is still served, start no run and return its figures
-    (orchestration/lib/source_state.py)."""
+    (orchestration/lib/build_state.py)."""
     parts = source_parts(settings, settings.clock())
     digest = digest_of(parts)
     if skip_unchanged and not settings.full_refresh:
@@ -70,7 +71,7 @@ def run_build(
                 files_skipped=last.files_known,
                 events_total=last.events_total,
                 snapshot_version=last.snapshot_version,
-                snapshot_path=last.snapshot_path,
+                snapshot_path=str(settings.root.resolve() / last.snapshot_path),
                 cost_usd_total=last.cost_usd_total,
                 published=False,
                 run_skipped=True,
@@ -81,7 +82,7 @@ def run_build(
             settings,
             LastBuild(
                 source_digest=digest,
-                snapshot_path=str(current_snapshot_path(settings.current_snapshot)),
+                snapshot_path=served_snapshot(settings),
                 snapshot_version=summary.snapshot_version,
                 run_id=summary.run_id,
                 files_known=summary.files_ingested + summary.files_skipped,

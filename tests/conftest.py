@@ -88,6 +88,9 @@ def use_home(home: Path) -> Settings:
     return Settings()
 
 
+_PRISTINE: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="session")
 def built_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, BuildSummary]]:
     home = tmp_path_factory.mktemp("tallyhouse")
@@ -113,7 +116,17 @@ def built_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Setti
         create_metric(store, "acme", body, settings.clock(), SandboxLimits(seconds=1))
     summary = run_build(settings)
     assert summary.success, "the fixture build failed"
+    # the home as its build left it, before any test writes to the session's home: each copy
+    # for a test that builds again starts from here, with nothing new since that build
+    _PRISTINE["home"] = tmp_path_factory.mktemp("pristine") / "home"
+    shutil.copytree(settings.root, _PRISTINE["home"], symlinks=True)
     yield settings, summary
+
+
+@pytest.fixture(scope="session")
+def pristine_home(built_home) -> Path:
+    """The built home as the fixture build left it (a copy made right after it)."""
+    return _PRISTINE["home"]
 
 
 @pytest.fixture(scope="session")
@@ -124,20 +137,23 @@ def snapshot(built_home) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 @pytest.fixture
-def home_copy(built_home, tmp_path: Path) -> Iterator[Settings]:
-    """A private copy of the built home, for tests that build again."""
+def home_copy(built_home, pristine_home: Path, tmp_path: Path) -> Iterator[Settings]:
+    """A private copy of the built home as its build left it, for tests that build again: a
+    home moved whole has nothing new, so its next build has only what the test adds."""
     settings, _ = built_home
     target = tmp_path / "home"
-    shutil.copytree(settings.root, target, symlinks=True)
+    shutil.copytree(pristine_home, target, symlinks=True)
     yield use_home(target)
     use_home(settings.root)
 
 
 @pytest.fixture(scope="module")
-def home_copy_module(built_home, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def home_copy_module(
+    built_home, pristine_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
     """A copy of the built home shared by one module's tests (they may write to it)."""
     settings, _ = built_home
     target = tmp_path_factory.mktemp("home") / "home"
-    shutil.copytree(settings.root, target, symlinks=True)
+    shutil.copytree(pristine_home, target, symlinks=True)
     yield use_home(target)
     use_home(settings.root)

@@ -2,7 +2,8 @@
 
 A body that msgspec accepts and that passes the few checks left to Python is stored as its
 canonical JSON (fields and metadata keys sorted, None fields dropped). Anything else takes the
-pydantic model (schemas.UsageEventIn), which says exactly what is wrong. Both lanes produce the
+slow lane: the event contract's check (core.event_body.problem), which says exactly what is
+wrong, then the pydantic model (schemas.UsageEventIn). Both lanes produce the
 same canonical JSON for the same body, so a retry is recognised whichever lane it takes.
 """
 
@@ -13,28 +14,36 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from api.usage_events.schemas import (
+from core.event_body import (
     IDEMPOTENCY_KEY_PATTERN,
     MAX_COST_USD,
+    MAX_KEY_CHARS,
+    MAX_NAME_CHARS,
     MAX_QUANTITY,
+    MAX_TEXT_CHARS,
+    MAX_VALUE_CHARS,
+    blank,
     metadata_problem,
     number_ok,
 )
 
-Text100 = Annotated[str, Meta(min_length=1, max_length=100)]
+Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_CHARS)]
 
 
 class EventStruct(msgspec.Struct, omit_defaults=True):
-    eventType: Text100
-    metricName: Text100
+    eventType: Name
+    metricName: Name
     quantity: int | float
     idempotencyKey: (
-        Annotated[str, Meta(min_length=1, max_length=255, pattern=IDEMPOTENCY_KEY_PATTERN)] | None
+        Annotated[
+            str, Meta(min_length=1, max_length=MAX_KEY_CHARS, pattern=IDEMPOTENCY_KEY_PATTERN)
+        ]
+        | None
     ) = None
     timestamp: str | None = None
-    userId: Annotated[str, Meta(max_length=255)] | None = None
+    userId: Annotated[str, Meta(max_length=MAX_TEXT_CHARS)] | None = None
     costUsd: int | float | None = None
-    value: Annotated[str, Meta(max_length=1000)] | None = None
+    value: Annotated[str, Meta(max_length=MAX_VALUE_CHARS)] | None = None
     metadata: dict[str, Any] | None = None
 
 
@@ -54,9 +63,9 @@ def canonical(body: EventStruct | dict[str, Any]) -> str:
 def passes(event: EventStruct) -> bool:
     """The checks msgspec's types do not make; False sends the event to the model."""
     return (
-        bool(event.eventType.strip())
-        and bool(event.metricName.strip())
-        and (event.idempotencyKey is None or bool(event.idempotencyKey.strip()))
+        not blank(event.eventType)
+        and not blank(event.metricName)
+        and (event.idempotencyKey is None or not blank(event.idempotencyKey))
         and number_ok(event.quantity, MAX_QUANTITY)
         and (event.costUsd is None or number_ok(event.costUsd, MAX_COST_USD))
         and (event.metadata is None or metadata_problem(event.metadata) is None)

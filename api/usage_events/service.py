@@ -26,17 +26,12 @@ from pydantic import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
 
 from api.usage_events import codec
-from api.usage_events.schemas import UsageEventIn, event_time
+from api.usage_events.schemas import UsageEventIn
 from core.control_store import landing_events
+from core.event_body import event_id, event_time, problem, timestamp_problem
 from core.sql import load_sql
 
 _QUERIES = Path(__file__).parent / "queries"
-
-
-def event_id_for(organization_id: str, idempotency_key: str) -> str:
-    """The warehouse derives the same id: evt_ + md5(org \\x1f key) shaped as a UUID."""
-    digest = hashlib.md5(f"{organization_id}\x1f{idempotency_key}".encode()).hexdigest()
-    return f"evt_{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:]}"
 
 
 @dataclass(frozen=True)
@@ -65,10 +60,10 @@ def _messages(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _answer(event_id: str, body: dict[str, Any], when: datetime, recorded: bool) -> dict[str, Any]:
+def _answer(eid: str, body: dict[str, Any], when: datetime, recorded: bool) -> dict[str, Any]:
     stamp = f"{when:%Y-%m-%dT%H:%M:%S}.{when.microsecond // 1000:03d}Z"  # when is in UTC
     return {
-        "eventId": event_id,
+        "eventId": eid,
         "userId": body.get("userId"),
         "metricName": body["metricName"],
         "quantity": body["quantity"],
@@ -97,24 +92,20 @@ def prepare(
             "timestamp": raw.timestamp,
             "idempotencyKey": raw.idempotencyKey,
         }
+        reason = timestamp_problem(raw.timestamp, now, max_age, max_future)
     else:
         if isinstance(raw, codec.EventStruct):
             raw = codec.as_builtins(raw)
-        try:
-            sent = UsageEventIn.model_validate(raw).model_dump(exclude_none=True)
-        except ValidationError as error:
-            return Outcome(index, "invalid", message=_messages(error))
-        fields = sent
-    try:
-        when = event_time(fields)
-    except ValueError:
-        return Outcome(index, "invalid", message="timestamp: must be an ISO-8601 date-time")
-    if when is not None and when > now + max_future:
-        return Outcome(index, "invalid", message="timestamp: more than 5 minutes in the future")
-    if when is not None and when < now - max_age:
-        return Outcome(
-            index, "invalid", message="timestamp: older than the accepted backfill window"
-        )
+        reason = problem(raw, now, max_age, max_future)
+        if reason is None:
+            try:
+                sent = UsageEventIn.model_validate(raw).model_dump(exclude_none=True)
+            except ValidationError as error:  # a rule the model has and the contract lacks
+                return Outcome(index, "invalid", message=_messages(error))
+            fields = sent
+    if reason is not None:
+        return Outcome(index, "invalid", message=reason)
+    when = event_time(fields)
     body = codec.canonical(sent)
     request_hash = hashlib.sha256(body.encode()).hexdigest()
     key = fields.get("idempotencyKey")
@@ -126,7 +117,7 @@ def prepare(
             else {**sent, "idempotencyKey": key}
         )
         body = codec.canonical(with_key)
-    answer = _answer(event_id_for(organization_id, key), fields, when or now, True)
+    answer = _answer(event_id(organization_id, key), fields, when or now, True)
     return Prepared(index, key, request_hash, body, answer)
 
 

@@ -1,4 +1,5 @@
-{#- Engine-specific SQL, one dispatch per construct; everything else uses dbt's cross-database macros. -#}
+{#- SQL that differs by engine, one construct per macro (a dispatch, or dbt's cross-database
+    macros); models use these instead of an engine's own syntax. -#}
 
 {% macro regex_search(text, pattern) -%}
     {{ return(adapter.dispatch('regex_search', 'tallyhouse')(text, pattern)) }}
@@ -30,20 +31,6 @@
 {% macro second_of_day(ts) -%}
     (extract(hour from {{ ts }}) * 3600 + extract(minute from {{ ts }}) * 60
         + floor(extract(second from {{ ts }})))
-{%- endmacro %}
-
-{#- Does a catalogue match clause (equals, starts_with, ends_with, contains, regex, not_regex) hold? -#}
-{% macro clause_matches(clause_type, clause_value, text) -%}
-    case {{ clause_type }}
-        when 'equals' then {{ text }} = {{ clause_value }}
-        when 'starts_with' then substring({{ text }}, 1, length({{ clause_value }})) = {{ clause_value }}
-        when 'ends_with' then length({{ text }}) >= length({{ clause_value }})
-            and substring({{ text }}, length({{ text }}) - length({{ clause_value }}) + 1) = {{ clause_value }}
-        when 'contains' then {{ dbt.position(clause_value, text) }} > 0
-        when 'regex' then {{ regex_search(text, clause_value) }}
-        when 'not_regex' then not {{ regex_search(text, clause_value) }}
-        else false
-    end
 {%- endmacro %}
 
 {#- After `name as` in a WITH clause: a CTE that several parts of the query read is expanded

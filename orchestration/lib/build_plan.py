@@ -1,7 +1,7 @@
 """What the next build would do, and why, read without starting it (`tallyhouse build
---dry-run`). It asks the same records the build asks: the last build's sources
-(source_state), the warehouse's ledgers (new landing files, the API inbox's watermark) and
-the code's records (static models, unit tests) in build_state."""
+--dry-run`). It asks the same records the build asks, all kept by build_state: the last
+build's sources, the code's records (static models, unit tests); and the warehouse's
+ledgers (new landing files, the API inbox's watermark)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ import sqlalchemy as sa
 from core.control_store import engine_for, landing_events
 from core.settings import Settings
 from orchestration.defs.ingest.landing import discover
-from orchestration.defs.publish.snapshot import current_snapshot_path
-from orchestration.lib.build_state import code_fingerprint, static_models_built, unit_tests_due
-from orchestration.lib.source_state import (
+from orchestration.lib.build_state import (
+    code_fingerprint,
     digest_of,
     last_build,
+    served_snapshot,
     source_parts,
+    static_models_built,
     unchanged_since_last_build,
+    unit_tests_due,
     warehouse_state,
 )
 
@@ -63,8 +65,8 @@ def _why(settings: Settings, parts: dict[str, str]) -> list[str]:
         ]
     else:
         reasons.append("the sources differ from the last build's")
-    served = current_snapshot_path(settings.current_snapshot)
-    if served is None or str(served) != last.snapshot_path:
+    served = served_snapshot(settings)
+    if served is None or served != last.snapshot_path:
         reasons.append("the snapshot served is not the last build's")
     if last.warehouse_state != warehouse_state(settings):
         reasons.append("the warehouse changed since the last build")

@@ -1,28 +1,51 @@
-"""What a build is made of, as one digest: a build whose inputs match the serving snapshot's has
-nothing to do.
+"""Everything that decides what a build does, in one place: every fingerprint and every record.
 
-The digest covers everything the marts are a function of: the dbt project's files, the price
-seeds, the engine, the build's UTC date (calendar days and "as of" prices move with it), and
-the raw layer — the row count of each table the ingest only appends to, and a hash of every
-row of the small tables it rewrites (metric definitions, the inbox watermark), leaving out
-columns that change with every build (when the definitions were exported). The ingest's
-own ledger (``raw.ingest_runs``, one row per run even when nothing was found) and the log of
-tested builds (``raw.tested_builds``), the record of the static models' builds
-(``raw.static_model_builds``) and the cache of landing files' hashes are left out.
-Each snapshot records the digest it was built from (``snapshot_info.input_fingerprint``).
+Two questions, two records:
+
+- **Must a build start at all?** A build is a function of its sources: the landing files, the
+  API inbox and the metric definitions (both in the control store), the dbt project with its
+  price seeds, the settings and the build's UTC date. ``source_parts`` reads them all
+  cheaply — a `stat` per landing file, a count and the last sequence number of the inbox,
+  every definition row — before the build's ingest reads anything. When a build succeeds,
+  its digest is written beside the serving snapshot it left current (``last_build.json`` in
+  the home). A later `tallyhouse build` whose digest is the same, while that snapshot is
+  still the current one and the warehouse file is as that build left it, has nothing to do:
+  it says so and starts no Dagster run (docs/operations.md#builds-with-nothing-new). The
+  digest is conservative: anything that might change a build changes it, and then the build
+  runs in full and decides for itself, by the second record.
+- **Once running, what must it rebuild?** ``input_fingerprint`` covers everything the marts
+  are a function of: the dbt project's files, the price seeds, the engine, the build's UTC
+  date (calendar days and "as of" prices move with it), and the raw layer — the row count of
+  each table the ingest only appends to, and a hash of every row of the small tables it
+  rewrites (metric definitions, the inbox watermark), leaving out columns that change with
+  every build (when the definitions were exported). The ingest's own ledger
+  (``raw.ingest_runs``, one row per run even when nothing was found) and the log of tested
+  builds (``raw.tested_builds``), the record of the static models' builds
+  (``raw.static_model_builds``) and the cache of landing files' hashes are left out. Each
+  snapshot records the digest it was built from (``snapshot_info.input_fingerprint``).
+  Beside it: whether dbt's unit tests are due (``code_fingerprint``), which models are
+  static and when they were built from this code, and which events are already tested.
+
+`tallyhouse build --dry-run` (orchestration/lib/build_plan.py) reads these records and says
+what the next build would do and why.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import sqlalchemy as sa
 
+from core.control_store import engine_for, landing_events, metric_definitions
 from core.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
 
 APPEND_ONLY_RAW_TABLES = frozenset({"usage_events", "rejected_events", "landing_files"})
@@ -40,7 +63,7 @@ def _project_files() -> list[Path]:
     for name in PROJECT_FILES:
         path = DBT_PROJECT_DIR / name
         files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
-    return files + sorted(SEEDS_DIR.glob("*.csv"))
+    return files + sorted(SEEDS_DIR.glob("*.csv")) + sorted(SEEDS_DIR.glob("*.yml"))
 
 
 def project_fingerprint(settings: Settings) -> str:
@@ -153,7 +176,8 @@ def forget_static_models(warehouse: duckdb.DuckDBPyConnection) -> None:
 def record_static_models(warehouse: duckdb.DuckDBPyConnection, code: str, now: datetime) -> None:
     """After a dbt build that built the static models and passed their tests."""
     warehouse.execute(
-        "insert into raw.static_model_builds values (?, ?)", [code, now.replace(tzinfo=None)]
+        "insert into raw.static_model_builds (code_fingerprint, built_at) values (?, ?)",
+        [code, now.replace(tzinfo=None)],
     )
 
 
@@ -254,7 +278,127 @@ def catch_up_bounds(
 def record_tested_build(warehouse: duckdb.DuckDBPyConnection, now: datetime) -> None:
     """After a dbt build whose tests all passed: every event ingested so far was tested."""
     warehouse.execute(
-        "insert into raw.tested_builds "
+        "insert into raw.tested_builds (tested_through_ingest_run, tested_at) "
         "select coalesce(max(ingest_run_id), -1), ? from raw.usage_events",
         [now.replace(tzinfo=None)],
     )
+
+
+# ---- must a build start at all: the sources' digest and the last build's record ----
+
+STATE_FILE = "last_build.json"
+# settings that never change what a build produces: the clock (its date is in the digest) and
+# where the home lives (what is in it is digested: landing files, store, warehouse, snapshot),
+# so a home moved or copied whole is as its last build left it
+UNBUILT_SETTINGS = {"now", "home"}
+
+
+@dataclass(frozen=True)
+class LastBuild:
+    """A successful build: what it started from, the snapshot it left current, its figures."""
+
+    source_digest: str
+    snapshot_path: str  # the snapshot it left current, relative to the home (served_snapshot)
+    snapshot_version: str
+    run_id: str
+    files_known: int
+    events_total: int
+    cost_usd_total: str | None
+    # the warehouse file as the build left it: anything that wrote to it since (a scheduled
+    # run, a hand-made change) or removed it means the build must run
+    warehouse_state: list[list[int] | None]
+    # the digest of each source, so that a later build can say which one changed
+    source_parts: dict[str, str] | None = None
+
+
+def source_parts(settings: Settings, now: datetime) -> dict[str, str]:
+    """A digest of each source a build starts from, by what a person calls it."""
+    landing = hashlib.sha256()
+    files = 0
+    for folder, _, names in (
+        sorted(os.walk(settings.landing_dir)) if settings.landing_dir.is_dir() else []
+    ):
+        for name in sorted(names):
+            stat = os.stat(os.path.join(folder, name))
+            relative = os.path.relpath(os.path.join(folder, name), settings.landing_dir)
+            landing.update(f"\n{relative}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+            files += 1
+    with engine_for(settings.control_store_url).connect() as store:
+        inbox = store.execute(sa.select(sa.func.count(), sa.func.max(landing_events.c.seq))).one()
+        definitions = store.execute(
+            sa.select(metric_definitions).order_by(metric_definitions.c.metric_id)
+        ).all()
+    metrics = hashlib.sha256(b"".join(repr(tuple(row)).encode() for row in definitions))
+    return {
+        "dbt project and price seeds": project_fingerprint(settings),
+        "settings": hashlib.sha256(
+            settings.model_dump_json(exclude=UNBUILT_SETTINGS).encode()
+        ).hexdigest(),
+        "date": f"{now:%Y-%m-%d}",
+        "landing files": f"{files}:{landing.hexdigest()}",
+        "API inbox": f"{tuple(inbox)}",
+        "metric definitions": metrics.hexdigest(),
+    }
+
+
+def digest_of(parts: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def last_build(settings: Settings) -> LastBuild | None:
+    """What the last successful build in this home recorded, if any."""
+    try:
+        return LastBuild(**json.loads((settings.root / STATE_FILE).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def warehouse_state(settings: Settings) -> list[list[int] | None]:
+    """Size and modification time (ns) of the warehouse file and of its write-ahead log."""
+    state: list[list[int] | None] = []
+    for path in (settings.warehouse_path, settings.warehouse_path.with_suffix(".duckdb.wal")):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            state.append(None)
+        else:
+            state.append([stat.st_size, stat.st_mtime_ns])
+    return state
+
+
+def record_last_build(settings: Settings, build: LastBuild) -> None:
+    path = settings.root / STATE_FILE
+    staging = path.with_name(f"{STATE_FILE}.{os.getpid()}.tmp")
+    staging.write_text(json.dumps(asdict(build), indent=2))
+    os.replace(staging, path)
+
+
+def unchanged_since_last_build(settings: Settings, digest: str) -> LastBuild | None:
+    """The last successful build, when nothing has changed since it and its snapshot is still
+    the one served; else None (the build must run)."""
+    build = last_build(settings)
+    if build is None:
+        return None
+    served = served_snapshot(settings)
+    unchanged = (
+        build.source_digest == digest
+        and served is not None
+        and served == build.snapshot_path
+        and build.warehouse_state == warehouse_state(settings)
+    )
+    return build if unchanged else None
+
+
+def current_snapshot_path(current: Path) -> Path | None:
+    """The versioned file the stable path points at now, or None before the first publish."""
+    return current.resolve() if current.exists() else None
+
+
+def served_snapshot(settings: Settings) -> str | None:
+    """The snapshot served now, as the last build's record names it: its path relative to the
+    home (absolute when it lies outside)."""
+    served = current_snapshot_path(settings.current_snapshot)
+    if served is None:
+        return None
+    root = settings.root.resolve()
+    return str(served.relative_to(root)) if served.is_relative_to(root) else str(served)

@@ -1,6 +1,6 @@
-"""One contract for an event, kept by both doors: every event the write API accepts, the
-ingest accepts (a property test over the edges of each field's rule), and the ingest gives
-the same reason the API gave for what both refuse."""
+"""One contract for an event, kept by both doors (a property test over the edges of each
+field's rule): the write API and the ingest accept the same events, and refuse the rest with
+the same reason (core/event_body.py)."""
 
 from __future__ import annotations
 
@@ -83,21 +83,33 @@ EVENT = st.fixed_dictionaries(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(events=st.lists(EVENT, min_size=1, max_size=40))
-def test_every_event_the_api_accepts_the_ingest_accepts(tmp_path_factory, events):
+def test_both_doors_accept_the_same_events_and_refuse_the_rest_with_the_same_reason(
+    tmp_path_factory, events
+):
+    """Each event goes through the write API (acme's inbox) and, as a line of a landing file,
+    through the ingest (globex): the same ones are accepted, and each refused one gets the
+    same reason at both doors."""
     home = Settings(home=tmp_path_factory.mktemp("contract"))  # the session's clock, pinned
     store = engine_for(home.control_store_url)
     key = create_key(store, "acme", ["usage:write"], "test", home.clock())[1]
+    bodies = [
+        {**event, "idempotencyKey": f"{index}-{event.get('idempotencyKey', '')}"}
+        for index, event in enumerate(events)
+    ]
+    api_reasons: list[str | None] = []
     with TestClient(create_app(home.model_copy(update={"rate_limit": 0}))) as client:
-        accepted = 0
-        for index, event in enumerate(events):
-            body = {**event, "idempotencyKey": f"{index}-{event.get('idempotencyKey', '')}"}
+        for body in bodies:
             response = client.post(
                 "/v1/usage/events",
                 content=json.dumps(body),
                 headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
             )
             assert response.status_code in (201, 400), response.text
-            accepted += response.status_code == 201
+            message = response.json().get("error", {}).get("message")
+            api_reasons.append(message and message.removeprefix("Invalid event: "))
+    landing = Path(home.landing_dir) / "globex"
+    landing.mkdir(parents=True)
+    (landing / "events.jsonl").write_text("".join(json.dumps(b) + "\n" for b in bodies))
     with duckdb.connect() as warehouse:
         report = ingest(
             warehouse,
@@ -107,6 +119,17 @@ def test_every_event_the_api_accepts_the_ingest_accepts(tmp_path_factory, events
             max_future=timedelta(seconds=home.max_future_seconds),
             store=store,
         )
-        rejected = warehouse.execute("select reason, raw_line from raw.rejected_events").fetchall()
-    assert rejected == []
-    assert (report.events_ingested, report.events_rejected) == (accepted, 0)
+        rejected = dict(
+            warehouse.execute(
+                "select source_line, reason from raw.rejected_events "
+                "where organization_id = 'globex'"
+            ).fetchall()
+        )
+        inbox_rejects = warehouse.execute(
+            "select count(*) from raw.rejected_events where organization_id = 'acme'"
+        ).fetchone()[0]
+    ingest_reasons = [rejected.get(line) for line in range(1, len(bodies) + 1)]
+    assert ingest_reasons == api_reasons
+    accepted = api_reasons.count(None)
+    assert inbox_rejects == 0
+    assert (report.events_ingested, report.events_rejected) == (2 * accepted, len(rejected))

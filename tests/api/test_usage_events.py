@@ -148,30 +148,36 @@ class TestRecordEvent:
         ("change", "message"),
         [
             ({"quantity": -1}, "quantity: must be between 0 and 100000000000"),
-            ({"quantity": "1500"}, "quantity: must be a number"),
-            ({"eventType": " "}, "eventType: must not be blank"),
-            ({"metricName": "m" * 101}, "metricName: String should have at most 100 characters"),
+            ({"quantity": "1500"}, "quantity: required, a number"),
+            ({"eventType": " "}, "eventType: required, a non-empty string"),
+            ({"eventType": "\u00a0\t"}, "eventType: required, a non-empty string"),
+            ({"metricName": "m" * 101}, "metricName: at most 100 characters"),
             ({"timestamp": "2026-11-24T12:06:00Z"}, "timestamp: more than 5 minutes in the future"),
             (
                 {"timestamp": "2025-01-01T00:00:00Z"},
                 "timestamp: older than the accepted backfill window",
             ),
-            ({"timestamp": "last tuesday"}, "timestamp: must be an ISO-8601 date-time"),
+            ({"timestamp": "last tuesday"}, "timestamp: not an ISO-8601 date-time"),
             (
                 {"metadata": {"inputTokens": -3}},
-                "metadata: inputTokens must be a whole number between 0 and 100000000000",
+                "metadata: token counts must be whole numbers between 0 and 100000000000",
             ),
             ({"metadata": {"blob": "x" * 17000}}, "metadata: at most 16384 characters as JSON"),
-            ({"idempotencyKey": "a\x00b"}, "idempotencyKey: String should match pattern"),
-            ({"idempotencyKey": "line\nbreak"}, "idempotencyKey: String should match pattern"),
+            ({"idempotencyKey": "a\x00b"}, "idempotencyKey: no control characters"),
+            ({"idempotencyKey": "line\nbreak"}, "idempotencyKey: no control characters"),
+            ({"idempotencyKey": "   "}, "idempotencyKey: 1 to 255 characters, not blank"),
+            ({"userId": "u" * 256}, "userId: at most 255 characters"),
+            ({"value": 7}, "value: must be a string"),
+            ({"metadata": {"model": 4}}, "metadata: model, provider and feature must be strings"),
         ],
     )
     def test_invalid_events_are_400_and_not_stored(self, writer, change, message):
+        """Exactly the reason the ingest gives a landing line (tests/orchestration/test_landing)."""
         response = writer.post({**EVENT, **change})
         assert response.status_code == 400
         body = response.json()
         assert body["error"]["code"] == "VALIDATION_ERROR"
-        assert message in body["error"]["message"]
+        assert body["error"]["message"] == f"Invalid event: {message}"
         assert writer.stored() == []
 
     def test_malformed_json_and_oversized_bodies(self, writer):
@@ -232,10 +238,7 @@ class TestBatch:
             1,
             1,
         )
-        assert (
-            body["results"][1]["error"]["message"]
-            == "metricName: Field required; quantity: Field required"
-        )
+        assert body["results"][1]["error"]["message"] == "metricName: required, a non-empty string"
         assert body["results"][3]["error"]["code"] == "IDEMPOTENCY_CONFLICT"
         assert [k for k, _ in writer.stored()] == ["evt_unique_key_123", "b-1"]
 

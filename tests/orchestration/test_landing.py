@@ -252,5 +252,5 @@ class TestBatches:
         ).fetchall() == [("k-1", 1), ("k-2", 1), ("k-3", 2), ("k-4", 3)]
         assert rejects(con) == [
             (3, "idempotencyKey: already used for a different event"),
-            (1, "malformed line: not a JSON object"),
+            (1, "event: must be a JSON object"),
         ]

@@ -93,19 +93,19 @@ HOSTILE_EVENTS = {
     ),
     "metadata 40 levels deep": (
         '{"eventType":"e","metricName":"m","quantity":1,"metadata":' + _nested(40) + "}",
-        "metadata: metadata nests more than 32 levels deep",
+        "metadata: nests more than 32 levels deep",
     ),
     "an ISO week date": (
         json.dumps(_event(idempotencyKey="w", timestamp="2026-W48-2")),
-        "timestamp: must be an ISO-8601 date-time",
+        "timestamp: not an ISO-8601 date-time",
     ),
     "a basic-format timestamp": (
         json.dumps(_event(idempotencyKey="b", timestamp="20261124T100000Z")),
-        "timestamp: must be an ISO-8601 date-time",
+        "timestamp: not an ISO-8601 date-time",
     ),
     "a blank idempotencyKey": (
         json.dumps(_event(idempotencyKey="   ")),
-        "idempotencyKey: must not be blank",
+        "idempotencyKey: 1 to 255 characters, not blank",
     ),
     # {"note":"…"}: 11 characters around 2,729 control characters of 6 each = 16,385 > 16,384
     "metadata whose escapes pass the limit": (

@@ -111,9 +111,9 @@ def test_bad_lines_are_quarantined_with_their_reason(built_home, snapshot):
         "where source_file = 'acme/hand-written.jsonl' order by source_line"
     ).fetchall()
     assert rows == [
-        (1, "malformed line: not a JSON object"),
+        (1, "event: must be a JSON object"),
         (2, "quantity: must be between 0 and 100000000000"),
-        (3, "malformed line: not a JSON object"),
+        (3, "event: must be a JSON object"),
     ]
     assert summary.events_rejected == len(MALFORMED_LINES)
 

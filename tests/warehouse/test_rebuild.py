@@ -17,8 +17,8 @@ from dbt.cli.main import dbtRunner
 
 from api.metrics.schemas import MetricCreate
 from api.metrics.service import create_metric
-from api.usage_events.service import event_id_for
 from core.control_store import engine_for, landing_events
+from core.event_body import event_id
 from core.metric_sandbox import SandboxLimits
 from core.settings import DBT_PROJECT_DIR, Settings
 from orchestration.build import run_build
@@ -38,15 +38,8 @@ def _marts(path) -> dict[str, set]:
         return {name: set(con.execute(sql).fetchall()) for name, sql in MART_QUERIES.items()}
 
 
-def _settle(settings) -> None:
-    """Build once: other tests may have changed the shared home's metric definitions since
-    the fixture was built (a real change: it is built)."""
-    assert run_build(settings).success
-
-
 def test_rebuild_ingests_nothing_and_changes_nothing(home_copy):
     before = _marts(home_copy.current_snapshot)
-    _settle(home_copy)
     served = home_copy.current_snapshot.resolve()
     summary = run_build(home_copy)
     assert summary.success
@@ -59,7 +52,6 @@ def test_rebuild_ingests_nothing_and_changes_nothing(home_copy):
 
 
 def test_a_later_build_the_same_day_with_nothing_new_is_skipped(home_copy, monkeypatch):
-    _settle(home_copy)
     served = home_copy.current_snapshot.resolve()
     monkeypatch.setenv("TALLYHOUSE_NOW", "2026-11-24T18:45:00Z")
     summary = run_build(home_copy)
@@ -261,7 +253,7 @@ def test_a_new_event_repeating_a_tested_one_fails_the_raw_unique_test(home_copy,
 
 
 # `tallyhouse build` with nothing changed since the last build starts no run
-# (orchestration/lib/source_state.py); any change to what a build reads starts one.
+# (orchestration/lib/build_state.py); any change to what a build reads starts one.
 
 TALLYHOUSE = str(Path(sys.executable).parent / "tallyhouse")
 LATE_EVENT = {
@@ -279,8 +271,9 @@ def _ingest_runs(settings: Settings) -> int:
         return con.execute("select count(*) from raw.ingest_runs").fetchone()[0]
 
 
-def test_a_build_with_nothing_changed_since_the_last_starts_no_run(home_copy):
-    last = run_build(home_copy)  # records what it started from
+def test_a_build_with_nothing_changed_since_the_last_starts_no_run(home_copy, built_home):
+    # the copy is the home as the fixture's build left it, moved: nothing changed since
+    _, last = built_home
     runs = _ingest_runs(home_copy)
     done = subprocess.run(
         [TALLYHOUSE, "build"], env=os.environ.copy(), capture_output=True, text=True, timeout=300
@@ -292,9 +285,10 @@ def test_a_build_with_nothing_changed_since_the_last_starts_no_run(home_copy):
     assert f"serving snapshot {last.snapshot_version}" in done.stderr
     # no Dagster run: not even the ingest's ledger has a new row
     assert _ingest_runs(home_copy) == runs
-    assert str(home_copy.current_snapshot.resolve()) == last.snapshot_path
     again = run_build(home_copy, skip_unchanged=True)
     assert again.run_skipped and again.run_id == last.run_id
+    assert again.snapshot_path == str(home_copy.current_snapshot.resolve())
+    assert Path(again.snapshot_path).name == Path(last.snapshot_path).name
     assert (again.events_total, again.cost_usd_total) == (last.events_total, last.cost_usd_total)
 
 
@@ -313,7 +307,7 @@ def _new_inbox_event(settings: Settings) -> tuple[int, bool]:
             landing_events.insert().values(
                 organization_id="acme",
                 idempotency_key=LATE_EVENT["idempotencyKey"],
-                event_id=event_id_for("acme", LATE_EVENT["idempotencyKey"]),
+                event_id=event_id("acme", LATE_EVENT["idempotencyKey"]),
                 request_hash=hashlib.sha256(body.encode()).hexdigest(),
                 body=body,
                 received_at=datetime(2026, 11, 24, 11, 30),
@@ -350,9 +344,9 @@ def _write_to_the_warehouse(settings: Settings) -> tuple[int, bool]:
      _write_to_the_warehouse],
     ids=lambda f: f.__name__,
 )  # fmt: skip
-def test_a_build_after_a_change_starts_a_run(home_copy, change, monkeypatch):
+def test_a_build_after_a_change_starts_a_run(home_copy, built_home, change, monkeypatch):
     monkeypatch.setenv("TALLYHOUSE_NOW", os.environ["TALLYHOUSE_NOW"])  # restored after
-    last = run_build(home_copy)
+    _, last = built_home  # what the copy's last build did
     runs = _ingest_runs(home_copy)
     events, publishes = change(home_copy)
     summary = run_build(Settings(), skip_unchanged=True)

@@ -1,5 +1,5 @@
 -- Split every token-metered event into usage components (input, output, cache read, cache
--- write, reasoning), recording the pricing basis, by the rules of macros/usage.sql. Cached
+-- write, reasoning), recording the pricing basis, by the rules of macros/usage_components.sql. Cached
 -- tokens are counted once: an event's input tokens exclude cache reads and writes, which are
 -- components of their own.
 -- A view, as the priced components are: for analysts who want an event's parts and their

@@ -4,7 +4,7 @@
     on_schema_change='fail'
 ) }}
 
-{#- One row per event, priced in that row: its usage components (macros/usage.sql) each meet
+{#- One row per event, priced in that row: its usage components (macros/usage_components.sql, macros/pricing.sql) each meet
     their price through joins with small tables (the model's name, its price-set cell, each
     component's tier), so the events stream through and nothing the size of the events is
     grouped, joined or held; a slice of any size fits the memory limit. The per-component
@@ -39,13 +39,7 @@ resolved as (
         coalesce(cells.price_set_index, 0) as price_set_index,
         {{ tier_input_tokens_of('events', 'events.components_basis') }} as tier_input_tokens
     from events
-    left join model_refs
-        on events.model_ref = model_refs.model_ref
-        and coalesce(events.provider_ref, '~null~') = coalesce(model_refs.provider_ref, '~null~')
-    left join cells
-        on model_refs.price_provider_id = cells.provider_id
-        and model_refs.model_id = cells.model_id
-        and {{ in_price_set_cell('cells', 'events.event_at') }}
+    {{ join_model_and_price_set('events') }}
 ),
 
 priced as (

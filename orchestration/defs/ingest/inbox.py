@@ -52,7 +52,8 @@ def stage_new_rows(con: duckdb.DuckDBPyConnection, engine: sa.Engine, after_seq:
     con.register("inbox_rows", table)
     try:
         con.execute(
-            "insert into landing_lines select organization_id, 'inbox', 'inbox', line_number, "
+            "insert into landing_lines (organization_id, source_file, file_sha256, line_number, "
+            "raw_line, received_at) select organization_id, 'inbox', 'inbox', line_number, "
             "raw_line, received_at from inbox_rows"
         )
     finally:
@@ -63,4 +64,4 @@ def stage_new_rows(con: duckdb.DuckDBPyConnection, engine: sa.Engine, after_seq:
 def advance(con: duckdb.DuckDBPyConnection, last_seq: int) -> None:
     """Inside the ingest transaction: the rows up to last_seq are now in the raw layer."""
     con.execute("delete from raw.inbox_watermark")
-    con.execute("insert into raw.inbox_watermark values (?)", [last_seq])
+    con.execute("insert into raw.inbox_watermark (last_seq) values (?)", [last_seq])

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import sqlalchemy as sa
 
-from core.event_body import BODY_FIELDS, MAX_METADATA_CHARS, TIMESTAMP_PATTERN
+from core.event_body import BODY_FIELDS, EVENT_ID_MACRO, sql_rules
 from core.sql import load_sql
 from orchestration.defs.ingest import inbox
 
@@ -159,7 +159,8 @@ def _tabular_lines_sql(con: duckdb.DuckDBPyConnection, file: LandingFile) -> str
     body = f"json_object({', '.join(parts)})" if parts else "'{}'"
     # a null cell reads like an absent field: validation treats JSON null as missing
     return (
-        "insert into landing_lines select $1, $2, $3, row_number() over (), "
+        "insert into landing_lines (organization_id, source_file, file_sha256, line_number, "
+        "raw_line, received_at) select $1, $2, $3, row_number() over (), "
         f"{body}::varchar, null from {reader.format('$4')}"
     )
 
@@ -269,7 +270,7 @@ def _ingest_batch(
     try:
         for file, error in unreadable.items():
             con.execute(
-                "insert into raw.rejected_events values (?, ?, null, ?, null, ?, ?)",
+                load_sql(SQL_DIR, "insert_unreadable_file"),
                 [
                     file.organization_id,
                     file.relative_path,
@@ -281,15 +282,15 @@ def _ingest_batch(
             _record_file(con, file, "rejected", (0, 0, 1, 0), run_id, now_naive)
         con.execute(
             load_sql(SQL_DIR, "validate_landing_lines"),
-            [
-                now_naive,
-                int(max_age.total_seconds()),
-                int(max_future.total_seconds()),
-                TIMESTAMP_PATTERN,
-                MAX_METADATA_CHARS,
-            ],
+            {
+                "now": now_naive,
+                "max_age": int(max_age.total_seconds()),
+                "max_future": int(max_future.total_seconds()),
+                **sql_rules(),
+            },
         )
         con.execute(load_sql(SQL_DIR, "classify_landing_events"))
+        con.execute(EVENT_ID_MACRO)
         con.execute(load_sql(SQL_DIR, "insert_new_events"), [run_id, now_naive])
         con.execute(load_sql(SQL_DIR, "insert_rejects"), [run_id, now_naive])
         outcomes = {
@@ -314,7 +315,7 @@ def _ingest_batch(
             [*report.rejected_files, *(f.relative_path for f in unreadable)]
         )
         con.execute(
-            "insert into raw.ingest_runs values (?, ?, ?, ?, ?, ?, ?)",
+            load_sql(SQL_DIR, "insert_ingest_run"),
             [
                 run_id,
                 now_naive,
@@ -340,7 +341,7 @@ def _record_file(
     now: datetime,
 ) -> None:
     con.execute(
-        "insert into raw.landing_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        load_sql(SQL_DIR, "insert_landing_file"),
         [
             file.sha256,
             file.organization_id,

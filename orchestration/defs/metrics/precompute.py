@@ -138,9 +138,7 @@ def _write(warehouse: duckdb.DuckDBPyConnection, outcomes, results, as_of: datet
     try:
         warehouse.execute(load_sql(SQL_DIR, "create_metric_values"))
         if outcomes:
-            warehouse.executemany(
-                "insert into marts.dim_metrics values (?, ?, ?, ?, ?, ?, ?, ?, ?)", outcomes
-            )
+            warehouse.executemany(load_sql(SQL_DIR, "insert_metric_outcome"), outcomes)
         insert = load_sql(SQL_DIR, "insert_metric_values")
         for org, metric_id, version, slices, evaluated in results:
             warehouse.register("slices", slices)

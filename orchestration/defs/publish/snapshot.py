@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from core.sql import load_sql
-from orchestration.lib.build_state import published_info
+from orchestration.lib.build_state import current_snapshot_path, published_info
 
 SQL_DIR = Path(__file__).parent / "sql"
 # What analysts and the API read: every mart, plus the quarantine and the ingest ledger.
@@ -223,7 +223,7 @@ def _replace(
     warehouse.execute(f"create or replace table {copied} as select * from {source} limit 0")
     for first, last in slices:
         warehouse.execute(
-            f"insert into {copied} select * from {source} "
+            f"insert into {copied} by name select * from {source} "
             f"where ingest_run_id between $1 and $2{order}",
             [first, last],
         )
@@ -295,7 +295,8 @@ def _write_changes(
         )
     order = f" order by {SORT_KEYS[name]}" if name in SORT_KEYS else ""
     warehouse.execute(
-        f"insert into {copied} select * from {source} where {run} > $1{order}", [newest]
+        f"insert into {copied} by name select * from {source} where {run} > $1{order}",
+        [newest],
     )
     check = "select count(*), sum(event_count) from {}" if key else "select count(*) from {}"
     if (
@@ -330,7 +331,8 @@ def _record_tables(
         "(table_name varchar, row_count bigint, appended_rows bigint)"
     )
     warehouse.executemany(
-        "insert into snapshot.main.snapshot_tables values (?, ?, ?)",
+        "insert into snapshot.main.snapshot_tables (table_name, row_count, appended_rows) "
+        "values (?, ?, ?)",
         [(name, rows, appended[name]) for name, rows in counts.items()],
     )
 
@@ -391,8 +393,3 @@ def _prune(snapshots: Path, *, keep: int, current: Path) -> None:
     for old in _beyond_kept(snapshots, keep=keep):
         if old != current:
             old.unlink(missing_ok=True)
-
-
-def current_snapshot_path(current: Path) -> Path | None:
-    """The versioned file the stable path points at now, or None before the first publish."""
-    return current.resolve() if current.exists() else None

@@ -1,5 +1,7 @@
 -- $1 ingest run id, $2 now: invalid lines and idempotency conflicts, with their reason
-insert into raw.rejected_events
+insert into raw.rejected_events (
+    organization_id, source_file, source_line, reason, raw_line, ingest_run_id, rejected_at
+)
 select
     organization_id,
     source_file,

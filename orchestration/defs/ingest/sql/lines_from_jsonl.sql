@@ -1,5 +1,7 @@
 -- $1 organization, $2 path as recorded, $3 file sha256, $4 path to read
-insert into landing_lines
+insert into landing_lines (
+    organization_id, source_file, file_sha256, line_number, raw_line, received_at
+)
 select
     $1 as organization_id,
     $2 as source_file,

@@ -1,8 +1,8 @@
 -- Parse and validate every landing line; each gets either a typed event or a reject reason.
--- $1 now (UTC timestamp), $2 accepted age in seconds, $3 accepted lead in seconds; API inbox
--- events are judged against the instant they were received, landing files against now.
--- $4 the timestamp pattern and $5 the metadata's length limit: the write API's own rules
--- (core/event_body.py)
+-- $now (UTC timestamp), $max_age and $max_future (seconds): API inbox events are judged
+-- against the instant they were received, landing files against now. $max_…, $blank,
+-- $timestamp_pattern, $key_forbidden and $reason_…: the event contract's limits and reasons
+-- (core/event_body.py, sql_rules), which the write API checks in the same order.
 create or replace temp table landing_checked as
 with valid_json as (
     select
@@ -79,7 +79,10 @@ typed as (
     select
         *,
         try_cast(quantity_text as decimal(18, 6)) as quantity,
+        -- the sign as sent: -1e-9 rounds to a decimal zero, yet it is below 0
+        try_cast(quantity_text as double) as quantity_double,
         try_cast(cost_text as decimal(18, 9)) as caller_cost_usd,
+        try_cast(cost_text as double) as cost_double,
         try_cast(try_cast(timestamp_text as timestamptz) as timestamp) as event_at,
         metadata_texts[1] as model,
         metadata_texts[2] as provider,
@@ -90,7 +93,10 @@ typed as (
         metadata_types[4:8] as split_json,
         list_transform(
             metadata_texts[4:8], lambda tokens: try_cast(tokens as decimal(38, 6))
-        ) as split_tokens
+        ) as split_tokens,
+        list_transform(
+            metadata_texts[4:8], lambda tokens: try_cast(tokens as double)
+        ) as split_doubles
     from fields
 ),
 
@@ -98,57 +104,66 @@ checked as (
     select
         *,
         case
-            when not is_object then 'malformed line: not a JSON object'
-            when coalesce(event_type_json, 'MISSING') <> 'VARCHAR' or trim(event_type) = ''
-                then 'eventType: required, a non-empty string'
-            when length(event_type) > 100 then 'eventType: at most 100 characters'
-            when coalesce(metric_name_json, 'MISSING') <> 'VARCHAR' or trim(metric_name) = ''
-                then 'metricName: required, a non-empty string'
-            when length(metric_name) > 100 then 'metricName: at most 100 characters'
+            when not is_object then $reason_not_object
+            when coalesce(event_type_json, 'MISSING') <> 'VARCHAR'
+                or trim(event_type, $blank) = ''
+                then $reason_event_type_required
+            when length(event_type) > $max_name_chars then $reason_event_type_length
+            when coalesce(metric_name_json, 'MISSING') <> 'VARCHAR'
+                or trim(metric_name, $blank) = ''
+                then $reason_metric_name_required
+            when length(metric_name) > $max_name_chars then $reason_metric_name_length
             when quantity_json not in ('UBIGINT', 'BIGINT', 'DOUBLE') or quantity_json is null
-                then 'quantity: required, a number'
-            when quantity is null or quantity < 0 or quantity > 100000000000
-                then 'quantity: must be between 0 and 100000000000'
+                then $reason_quantity_type
+            when quantity is null or quantity < 0 or quantity > $max_quantity
+                or quantity_double < 0
+                then $reason_quantity_range
             when key_json is not null and key_json not in ('VARCHAR', 'NULL')
-                then 'idempotencyKey: must be a string'
-            when length(idempotency_key) > 255 or trim(idempotency_key) = ''
-                then 'idempotencyKey: 1 to 255 characters'
-            -- as the API: a key is something a client logs and retries (NUL, newlines, ...)
-            when regexp_matches(idempotency_key, '[\x00-\x1f\x7f]')
-                then 'idempotencyKey: no control characters'
+                then $reason_key_type
+            when length(idempotency_key) > $max_key_chars
+                or trim(idempotency_key, $blank) = ''
+                then $reason_key_length
+            when regexp_matches(idempotency_key, $key_forbidden) then $reason_key_control
             when timestamp_json is not null and timestamp_json not in ('VARCHAR', 'NULL')
-                then 'timestamp: must be an ISO-8601 string'
+                then $reason_timestamp_type
             when timestamp_text is not null
-                and (event_at is null or not regexp_full_match(timestamp_text, $4))
-                then 'timestamp: not an ISO-8601 date-time'
-            when event_at > coalesce(received_at, $1) + to_seconds($3)
-                then 'timestamp: more than 5 minutes in the future'
-            when event_at < coalesce(received_at, $1) - to_seconds($2)
-                then 'timestamp: older than the accepted backfill window'
+                and (event_at is null or not regexp_full_match(timestamp_text, $timestamp_pattern))
+                then $reason_timestamp_format
+            when event_at > coalesce(received_at, $now) + to_seconds($max_future)
+                then $reason_timestamp_future
+            when event_at < coalesce(received_at, $now) - to_seconds($max_age)
+                then $reason_timestamp_past
             when user_json is not null and user_json not in ('VARCHAR', 'NULL')
-                then 'userId: must be a string'
-            when length(user_id) > 255 then 'userId: at most 255 characters'
+                then $reason_user_type
+            when length(user_id) > $max_text_chars then $reason_user_length
             when cost_json is not null and cost_json not in ('UBIGINT', 'BIGINT', 'DOUBLE', 'NULL')
-                then 'costUsd: must be a number'
-            when cost_text is not null and (caller_cost_usd is null or caller_cost_usd < 0 or caller_cost_usd > 1000000)
-                then 'costUsd: must be between 0 and 1000000'
+                then $reason_cost_type
+            when cost_text is not null
+                and (
+                    caller_cost_usd is null or caller_cost_usd < 0
+                    or caller_cost_usd > $max_cost_usd or cost_double < 0
+                )
+                then $reason_cost_range
             when value_json is not null and value_json not in ('VARCHAR', 'NULL')
-                then 'value: must be a string'
-            when length(event_string) > 1000 then 'value: at most 1000 characters'
+                then $reason_value_type
+            when length(event_string) > $max_value_chars then $reason_value_length
             when metadata_json is not null and metadata_json not in ('OBJECT', 'NULL')
-                then 'metadata: must be an object'
-            when length(metadata::varchar) > $5 then 'metadata: at most ' || $5 || ' characters'
+                then $reason_metadata_type
+            when length(metadata::varchar) > $max_metadata_chars then $reason_metadata_length
             when model_json not in ('VARCHAR', 'NULL') or provider_json not in ('VARCHAR', 'NULL')
                 or feature_json not in ('VARCHAR', 'NULL')
-                then 'metadata: model, provider and feature must be strings'
-            when greatest(length(model), length(provider), length(feature)) > 255
-                then 'metadata: model, provider and feature at most 255 characters'
+                then $reason_metadata_strings
+            when greatest(length(model), length(provider), length(feature)) > $max_text_chars
+                then $reason_metadata_string_length
             when list_bool_or(list_transform(
-                    list_zip(split_json, split_tokens),
+                    list_zip(split_json, split_tokens, split_doubles),
                     lambda x: x[1] is not null and x[1] <> 'NULL'
-                    and (x[2] is null or x[2] < 0 or x[2] > 100000000000 or x[2] <> floor(x[2]))
+                    and (
+                        x[1] not in ('UBIGINT', 'BIGINT', 'DOUBLE') or x[2] is null or x[2] < 0 or x[2] > $max_quantity
+                        or x[3] <> floor(x[3])
+                    )
                 ))
-                then 'metadata: token counts must be whole numbers between 0 and 100000000000'
+                then $reason_metadata_tokens
         end as reject_reason
     from typed
 )
@@ -164,7 +179,7 @@ select
     event_type,
     metric_name,
     quantity,
-    coalesce(event_at, received_at, $1) as event_at,
+    coalesce(event_at, received_at, $now) as event_at,
     user_id as end_user_id,
     caller_cost_usd,
     event_string,

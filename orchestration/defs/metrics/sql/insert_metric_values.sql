@@ -1,6 +1,9 @@
 -- One metric's evaluated slices ($1 organization, $2 metric, $3 version, $4 as_of) joined
 -- back to what each slice is; the values come from the sandbox as `evaluated`.
-insert into marts.fct_metric_values
+insert into marts.fct_metric_values (
+    metric_value_id, organization_id, metric_id, definition_version, customer_id, slice_key,
+    slice_type, relative_days, slice_start, slice_end, result_rows, metric_value, as_of
+)
 select
     md5(concat_ws('|', $1, $2, slices.customer_id, slices.slice_key)) as metric_value_id,
     $1 as organization_id,
