@@ -50,9 +50,12 @@ MAX_METADATA_DEPTH = 32
 BLANK = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
 # An ISO-8601 date-time in the extended format, or a date (midnight UTC); UTC when no offset.
 # Basic formats (20260113T103500Z), week dates (2026-W03-2) and ordinal dates are refused.
+# Hours 00-23 in the time and in the offset (one parser would read 24:00 as the next day's
+# midnight, the other refuse it); offset minutes 00-59.
 TIMESTAMP_PATTERN = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?$"
+    r"([T ]([01][0-9]|2[0-3]):[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?"
+    r"(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$"
 )
 # no control characters (NUL, newlines, ...): a key is something a client logs and retries
 KEY_FORBIDDEN = r"[\x00-\x1f\x7f]"
