@@ -31,6 +31,7 @@ from api.metrics.router import router as metrics_router
 from api.ping import router as ping_router
 from api.rate_limit import RateLimiter
 from api.snapshot import SnapshotReader
+from api.traces.router import router as traces_router
 from api.usage_events.router import router as usage_events_router
 from api.usage_events.service import GroupCommitter
 from core.control_store import engine_for
@@ -258,6 +259,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cost_data_router,
         end_user_costs_router,
         metrics_router,
+        traces_router,
     ):
         app.include_router(router)
     return app

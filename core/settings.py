@@ -93,6 +93,11 @@ class Settings(BaseSettings):
         default="1GB",
         description="DuckDB memory limit of one indexed metric's pre-computation in a build.",
     )
+    otlp_feature_attribute: str = Field(
+        default="tallyhouse.feature",
+        description="The span (or resource) attribute whose value is a GenAI span's feature, "
+        "in POST /v1/traces.",
+    )
 
     @cached_property
     def root(self) -> Path:

@@ -1,5 +1,4 @@
 import json
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -31,12 +30,6 @@ _BATCH_SCHEMA = {
 
 def _json_body(schema: dict) -> dict:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
-
-
-def _limits(settings) -> tuple[timedelta, timedelta]:
-    return timedelta(days=settings.max_event_age_days), timedelta(
-        seconds=settings.max_future_seconds
-    )
 
 
 def _parse(raw: bytes) -> Any:
@@ -71,7 +64,7 @@ async def record_event(key: UsageWriter, request: Request, now: Now, settings: A
 
 
 def _record_one(request: Request, organization_id: str, event: Any, now, settings) -> Response:
-    prepared = service.prepare(0, event, now, *_limits(settings), organization_id)
+    prepared = service.prepare(0, event, now, *service.time_limits(settings), organization_id)
     if isinstance(prepared, service.Outcome):
         raise ValidationFailed(f"Invalid event: {prepared.message}")
     (outcome,) = request.app.state.committer.record(organization_id, [prepared], now)
@@ -106,7 +99,7 @@ def _record_many(
     request: Request, organization_id: str, events: list[Any], now, settings
 ) -> Response:
     prepared = [
-        service.prepare(i, raw, now, *_limits(settings), organization_id)
+        service.prepare(i, raw, now, *service.time_limits(settings), organization_id)
         for i, raw in enumerate(events)
     ]
     valid = [p for p in prepared if isinstance(p, service.Prepared)]

@@ -34,6 +34,13 @@ from core.sql import load_sql
 _QUERIES = Path(__file__).parent / "queries"
 
 
+def time_limits(settings) -> tuple[timedelta, timedelta]:
+    """How old and how far ahead an event's timestamp may be (settings)."""
+    return timedelta(days=settings.max_event_age_days), timedelta(
+        seconds=settings.max_future_seconds
+    )
+
+
 @dataclass(frozen=True)
 class Prepared:
     index: int

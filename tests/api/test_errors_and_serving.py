@@ -112,6 +112,7 @@ class TestOpenApi:
             "/v1/metrics/{id}/update",
             "/v1/metrics/{id}/delete",
             "/v1/metrics/{id}/value",
+            "/v1/traces",
         }
         for path, item in paths.items():
             for method, operation in item.items():
