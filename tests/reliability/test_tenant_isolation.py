@@ -4,14 +4,16 @@ Values are worked out from the landing files (the oracle)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.keys.service import SCOPES, create_key
 from api.main import create_app
-from core.control_store import engine_for
+from core.control_store import engine_for, landing_events
 from tests.api.metrics_oracle import customer_events
 from tests.api.oracle_answers import breakdown, cents, cost
 
@@ -39,6 +41,7 @@ COVERED = {
     ("POST", "/v1/metrics/{id}/update"): "test_another_organizations_metric_is_unknown_everywhere",
     ("POST", "/v1/metrics/{id}/delete"): "test_another_organizations_metric_is_unknown_everywhere",
     ("GET", "/v1/metrics/{id}/value"): "test_metric_sql_sees_only_the_callers_events",
+    ("POST", "/v1/traces"): "test_the_same_span_in_two_organizations",
 }
 
 
@@ -120,6 +123,35 @@ def test_the_same_idempotency_key_in_two_organizations(client, key):
     again = client.post("/v1/usage/events", json=_event("shared-key", 2), headers=key[B])
     assert again.status_code == 200
     assert again.json()["eventId"] == other.json()["eventId"]
+
+
+def _otlp(span_id: str, output_tokens: int) -> dict:
+    attributes = {"gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
+                  "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": output_tokens}  # fmt: skip
+    span = {
+        "traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": span_id, "name": "chat",
+        "endTimeUnixNano": "1795518000000000000",  # 2026-11-24T11:00:00Z
+        "attributes": [{"key": k, "value": {"stringValue": v} if isinstance(v, str)
+                        else {"intValue": str(v)}} for k, v in attributes.items()],
+    }  # fmt: skip
+    return {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+
+
+def test_the_same_span_in_two_organizations(client, key, home_copy_module):
+    """A span's event key (trace id, span id) is the caller's own: another organization
+    exporting the same ids records its own event, and neither sees a conflict."""
+    for org, output in ((A, 5), (B, 7), (A, 5)):  # A's last export is a retry
+        answer = client.post("/v1/traces", json=_otlp("b7ad6b7169203331", output), headers=key[org])
+        assert answer.status_code == 200 and answer.json() == {}, answer.text
+    with engine_for(home_copy_module.control_store_url).connect() as store:
+        rows = store.execute(
+            sa.select(landing_events.c.organization_id, landing_events.c.body).where(
+                landing_events.c.idempotency_key
+                == "otel-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331"
+            )
+        ).all()
+    outputs = {org: json.loads(body)["metadata"]["outputTokens"] for org, body in rows}
+    assert len(rows) == 2 and outputs == {A: 5, B: 7}
 
 
 def test_cost_answers_hold_only_the_callers_events(client, key, oracle):
