@@ -5,7 +5,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 QueryType = Literal["simple", "indexed", "complex"]
-AggregationType = Literal["COUNT", "SUM", "MAX", "MIN", "AVG", "UNIQUE_COUNT"]
+AggregationType = Literal[
+    "COUNT", "SUM", "MAX", "MIN", "AVG", "UNIQUE_COUNT", "LATEST", "WEIGHTED_SUM"
+]
 ValueType = Literal["NUMERIC", "STRING"]
 
 
@@ -32,7 +34,12 @@ class _MetricFields(BaseModel):
         "each build) or complex (SQL, evaluated on request).",
     )
     aggregationType: AggregationType | None = Field(
-        default=None, description="Simple metrics: how the events' values are aggregated."
+        default=None,
+        description="Simple metrics: how the events' values are aggregated. LATEST: the value "
+        "of the latest event (ties at one instant: the greatest eventId). WEIGHTED_SUM: a "
+        "gauge's time-weighted sum in value-hours (each event's value held until the next "
+        "event, the last one until the window's end or now; before the first event, the value "
+        "of the last event before the window, else 0).",
     )
     eventName: str | None = Field(
         default=None,
@@ -118,7 +125,8 @@ class MetricValue(BaseModel):
     customerId: str = Field(description="The customer (the events' userId).")
     value: int | float | None = Field(
         description="The metric's value; null when there is nothing to aggregate (e.g. MAX "
-        "of no events). COUNT, SUM and UNIQUE_COUNT of no events are 0."
+        "or LATEST of no events). COUNT, SUM, UNIQUE_COUNT and WEIGHTED_SUM of no events are "
+        "0."
     )
     queryType: QueryType = Field(description="simple, indexed or complex.")
     timeframe: TimeframeOut = Field(description="The timeframe and the instants it covered.")

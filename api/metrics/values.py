@@ -45,7 +45,7 @@ def metric_value(
 ) -> MetricValue:
     window = timeframe.window(now)
     if metric.query_type == "simple":
-        value = _simple(con, metric, customer_id, window)
+        value = _simple(con, metric, customer_id, window, now)
         return _answer(metric, customer_id, timeframe, window, value, now, precomputed=False)
     if metric.query_type == "indexed":
         row = _precomputed(con, metric, customer_id, timeframe)
@@ -101,7 +101,7 @@ def _bounds(window: Window) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _simple(con, metric: Metric, customer_id: str, window: Window):
+def _simple(con, metric: Metric, customer_id: str, window: Window, now: datetime):
     start, end = _bounds(window)
     params = {
         "org": metric.organization_id,
@@ -112,6 +112,12 @@ def _simple(con, metric: Metric, customer_id: str, window: Window):
     }
     if metric.aggregation_type == "UNIQUE_COUNT":
         return con.execute(load_sql(_QUERIES, "unique_count"), params).fetchone()[0]
+    if metric.aggregation_type == "LATEST":
+        row = con.execute(load_sql(_QUERIES, "latest_value"), params).fetchone()
+        return None if row is None else row[0]
+    if metric.aggregation_type == "WEIGHTED_SUM":
+        steps = con.execute(load_sql(_QUERIES, "gauge_steps"), params).fetchall()
+        return weighted_sum(steps, min(end, _naive(now)))
     hours_start = _ceil_hour(start)
     hours_end = max(end.replace(minute=0, second=0, microsecond=0), hours_start)
     count, total, smallest, largest = con.execute(
@@ -125,6 +131,21 @@ def _simple(con, metric: Metric, customer_id: str, window: Window):
         "MAX": largest,
         "AVG": Decimal(total) / count if count else None,
     }[metric.aggregation_type]
+
+
+MICROSECONDS_PER_HOUR = Decimal(3_600_000_000)
+
+
+def weighted_sum(steps: list[tuple[datetime, Decimal]], end: datetime) -> Decimal:
+    """A gauge's time-weighted sum in value-hours: each step's value, held from its instant to
+    the next step's (the last one's to `end`). Before the first step the gauge counts 0; an
+    empty list is 0."""
+    total = Decimal(0)
+    for (at, value), (until, _) in zip(steps, [*steps[1:], (end, None)][: len(steps)], strict=True):
+        held = max(until - at, timedelta(0))
+        micros = (held.days * 86_400 + held.seconds) * 1_000_000 + held.microseconds
+        total += value * micros / MICROSECONDS_PER_HOUR
+    return total
 
 
 def _precomputed(con, metric: Metric, customer_id: str, timeframe: Timeframe):

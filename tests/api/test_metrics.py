@@ -13,12 +13,12 @@ import sqlalchemy as sa
 from api.keys.service import create_key
 from core.control_store import engine_for, metric_definitions
 from tests.api.conftest import auth
-from tests.api.metrics_oracle import aggregate, customer_events, json_number
+from tests.api.metrics_oracle import aggregate, customer_events, json_number, weighted_sum
 from tests.conftest import FIXTURE_METRICS
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 ONE_US = timedelta(microseconds=1)
-AGGREGATIONS = ("COUNT", "SUM", "MAX", "MIN", "AVG")
+AGGREGATIONS = ("COUNT", "SUM", "MAX", "MIN", "AVG", "LATEST")
 SIMPLE = {
     "name": "Pages processed",
     "queryType": "simple",
@@ -381,6 +381,22 @@ class TestMetricValue:
             assert got["value"] == json_number(expected), (customer, params)
             assert got["precomputed"] is False and got["queryType"] == "simple"
             assert expected, "the fixture has such events for each customer and timeframe"
+
+    @pytest.mark.parametrize(("params", "start", "end"), TIMEFRAMES)
+    def test_weighted_sum_is_the_gauges_value_hours(
+        self, client, writer, oracle, customers, params, start, end
+    ):
+        metric = create(
+            client,
+            writer["acme"],
+            {**SIMPLE, "aggregationType": "WEIGHTED_SUM", "eventName": "document_processed"},
+        )
+        for customer in customers:
+            events = customer_events(oracle, "acme", customer)  # all: a value carries in
+            expected = weighted_sum(events, "document_processed", start, min(end or NOW, NOW))
+            got = value(client, writer["acme"], metric["id"], customerId=customer, **params).json()
+            assert got["value"] == pytest.approx(float(expected), rel=1e-12), (customer, params)
+            assert expected > 0
 
     @pytest.mark.parametrize(("params", "start", "end"), TIMEFRAMES)
     def test_simple_unique_count_counts_distinct_string_values(
