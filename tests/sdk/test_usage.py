@@ -119,6 +119,37 @@ def test_an_anthropic_stream_records_its_cumulative_usage():
     }  # fmt: skip
 
 
+def test_bedrock_and_mistral_streams_record_their_closing_usage():
+    bedrock = [
+        {"messageStart": {"role": "assistant"}},
+        {"contentBlockDelta": {"delta": {"text": "Hi"}, "contentBlockIndex": 0}},
+        {"messageStop": {"stopReason": "end_turn"}},
+        {"metadata": {"usage": {"inputTokens": 20, "outputTokens": 4, "totalTokens": 24,
+                                "cacheReadInputTokens": 100}, "metrics": {"latencyMs": 9}}},
+    ]  # fmt: skip
+    mistral_chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1,
+                     "model": "mistral-small-latest"}  # fmt: skip
+    mistral = [
+        {"data": {**mistral_chunk, "choices": [{"index": 0, "delta": {"content": "Bon"}}]}},
+        {"data": {**mistral_chunk, "choices": [],
+                  "usage": {"prompt_tokens": 30, "completion_tokens": 6, "total_tokens": 36}}},
+    ]  # fmt: skip
+    client = Tallyhouse(disabled=True)
+    assert list(client.wrap_stream(iter(bedrock), model="amazon.nova-pro-v1:0")) == bedrock
+    assert list(client.wrap_stream(iter(mistral))) == mistral
+    splits = [
+        {k: e["metadata"][k] for k in ("model", "provider", "inputTokens", "outputTokens",
+                                       "cacheReadTokens")}
+        for e in client.recorded
+    ]  # fmt: skip
+    assert splits == [
+        {"model": "amazon.nova-pro-v1:0", "provider": "aws", "inputTokens": 20,
+         "outputTokens": 4, "cacheReadTokens": 100},
+        {"model": "mistral-small-latest", "provider": "mistral", "inputTokens": 30,
+         "outputTokens": 6, "cacheReadTokens": 0},
+    ]  # fmt: skip
+
+
 def test_what_cannot_be_read_is_counted_never_raised():
     client = Tallyhouse(disabled=True)
     assert client.track(object()) is None

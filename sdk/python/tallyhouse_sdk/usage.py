@@ -196,7 +196,8 @@ def _bedrock(usage: dict[str, Any]) -> TokenUsage:
 class StreamUsage:
     """The usage of a streamed response, read from its chunks as they pass: OpenAI's last
     chunk (with `stream_options={"include_usage": True}`) or `response.completed` event,
-    Anthropic's `message_start` and cumulative `message_delta` usage, Gemini's last chunk."""
+    Anthropic's `message_start` and cumulative `message_delta` usage, Gemini's last chunk,
+    Bedrock `converse_stream`'s `metadata` event, Mistral's last `data` chunk."""
 
     def __init__(self) -> None:
         self.usage: TokenUsage | None = None
@@ -219,6 +220,14 @@ class StreamUsage:
             data.get("response"), dict
         ):
             self.usage = _read(data["response"]) or self.usage
+            return
+        elif isinstance(data.get("metadata"), dict) and "usage" in data["metadata"]:
+            # Bedrock's converse_stream: the usage comes in its closing metadata event
+            self.usage = _read(data["metadata"]) or self.usage
+            return
+        elif isinstance(data.get("data"), dict):
+            # Mistral's stream: each event wraps its chunk in `data`; the last one has usage
+            self.usage = _read(data["data"]) or self.usage
             return
         else:
             self.usage = _read(data) or self.usage
