@@ -123,7 +123,7 @@ def delete_metric(id: MetricId, key: MetricsWriter, request: Request, now: Now) 
     "/{id}/value",
     response_model=MetricValue,
     responses={**READ_ERRORS, **error_responses(503)},
-    summary="A metric's value for one customer over a timeframe",
+    summary="A metric's value for a customer (or the organization) over a timeframe, by group",
 )
 def metric_value(
     id: MetricId,
@@ -133,14 +133,24 @@ def metric_value(
     now: Now,
     settings: AppSettings,
     customerId: Annotated[  # noqa: N803
-        str,
+        str | None,
         Query(
             min_length=1,
             max_length=255,
-            description="The customer (the events' userId).",
+            description="The customer (the events' userId); left out, the organization's "
+            "value over all its customers.",
             examples=["user_123"],
         ),
-    ],
+    ] = None,
+    groupBy: Annotated[  # noqa: N803
+        str | None,
+        Query(
+            pattern=values.GROUP_BY_PATTERN,
+            description="A metadata key (e.g. model): the answer's `groups` has the metric "
+            "per value of it (at most 1,000 groups for simple metrics, 100 for SQL metrics).",
+            examples=["model"],
+        ),
+    ] = None,
     timeframe_: Annotated[
         str | None,
         Query(
@@ -165,5 +175,5 @@ def metric_value(
     metric = service.get_metric(request.app.state.store, key.organization_id, id)
     frame = timeframe.parse(request.query_params, settings.max_range_days)
     return values.metric_value(
-        con, metric, customerId, frame, now, SandboxLimits.from_settings(settings)
+        con, metric, customerId, frame, now, SandboxLimits.from_settings(settings), groupBy
     )

@@ -119,14 +119,29 @@ class TimeframeOut(BaseModel):
     )
 
 
+class GroupValue(BaseModel):
+    key: str | None = Field(
+        description="The metadata value of the group's events; null for events without it."
+    )
+    value: int | float | None = Field(description="The metric over the group's events.")
+
+
 class MetricValue(BaseModel):
     id: str = Field(description="The metric's id.")
     name: str = Field(description="The metric's name.")
-    customerId: str = Field(description="The customer (the events' userId).")
+    customerId: str | None = Field(
+        description="The customer (the events' userId); null for the organization's value "
+        "over all its customers."
+    )
     value: int | float | None = Field(
         description="The metric's value; null when there is nothing to aggregate (e.g. MAX "
         "or LATEST of no events). COUNT, SUM, UNIQUE_COUNT and WEIGHTED_SUM of no events are "
         "0."
+    )
+    groups: list[GroupValue] | None = Field(
+        default=None,
+        description="With groupBy: the metric per value of that metadata key, by key (null "
+        "last); null without groupBy.",
     )
     queryType: QueryType = Field(description="simple, indexed or complex.")
     timeframe: TimeframeOut = Field(description="The timeframe and the instants it covered.")

@@ -1,21 +1,29 @@
-"""A metric's value for one customer over one timeframe, read from the serving snapshot.
+"""A metric's value for one customer (or the whole organization) over one timeframe, read
+from the serving snapshot; with `groupBy`, also one value per value of a metadata key.
 
-simple   — the hourly usage mart for whole hours, the events for partial edge hours.
+simple   — one customer: the hourly usage mart for whole hours, the events for partial edge
+           hours; the organization or groups: the events, aggregated per group.
 indexed  — the row the last build pre-computed for this slice and this definition version;
-           any other timeframe (or a definition newer than the build) on demand, as complex.
-complex  — the metric's SQL in the sandbox over the customer's events in the timeframe.
+           any other timeframe (or a definition newer than the build, the organization's
+           value, groups) on demand, as complex.
+complex  — the metric's SQL in the sandbox over the events in the timeframe; per group, over
+           that group's events.
 """
 
 from __future__ import annotations
 
+import re
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from api.errors import ValidationFailed
-from api.metrics.schemas import MetricValue, Precomputation, TimeframeOut
+from api.metrics.schemas import GroupValue, MetricValue, Precomputation, TimeframeOut
 from api.metrics.service import Metric, runnable_sql
 from api.metrics.timeframe import Timeframe, Window
 from api.periods import iso_ms
@@ -35,18 +43,55 @@ class MetricQueryTimedOut(ValidationFailed):
     code = "METRIC_QUERY_TIMEOUT"
 
 
+# a metadata key to group by: letters, digits, _ . - (it becomes a JSON path)
+GROUP_BY_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+_GROUP_BY = re.compile(GROUP_BY_PATTERN)
+# groups answered at most: each SQL metric's group is one evaluation in the sandbox
+MAX_GROUPS = {"simple": 1000, "indexed": 100, "complex": 100}
+
+
+def _group_path(group_by: str | None) -> str | None:
+    if group_by is None:
+        return None
+    if not _GROUP_BY.fullmatch(group_by):
+        raise ValidationFailed("groupBy must be a metadata key: 1 to 64 letters, digits, _ . -")
+    return f'$."{group_by}"'
+
+
+def _too_many(metric: Metric, groups: int) -> None:
+    if groups > MAX_GROUPS[metric.query_type]:
+        raise ValidationFailed(
+            f"groupBy gives {groups} groups; a {metric.query_type} metric answers at most "
+            f"{MAX_GROUPS[metric.query_type]}"
+        )
+
+
 def metric_value(
     con: duckdb.DuckDBPyConnection,
     metric: Metric,
-    customer_id: str,
+    customer_id: str | None,
     timeframe: Timeframe,
     now: datetime,
     limits: metric_sandbox.SandboxLimits,
+    group_by: str | None = None,
 ) -> MetricValue:
     window = timeframe.window(now)
-    if metric.query_type == "simple":
+    group_path = _group_path(group_by)
+    if metric.query_type == "simple" and customer_id is not None and group_path is None:
         value = _simple(con, metric, customer_id, window, now)
         return _answer(metric, customer_id, timeframe, window, value, now, precomputed=False)
+    if metric.query_type == "simple":
+        value, groups = _simple_grouped(con, metric, customer_id, window, now, group_path)
+        return _answer(
+            metric, customer_id, timeframe, window, value, now, precomputed=False, groups=groups
+        )
+    if group_path is not None or customer_id is None:
+        events = _events(con, metric, customer_id, window)
+        value = _evaluate(metric, events, limits)
+        groups = None if group_path is None else _sql_groups(metric, events, group_path, limits)
+        return _answer(
+            metric, customer_id, timeframe, window, value, now, precomputed=False, groups=groups
+        )
     if metric.query_type == "indexed":
         row = _precomputed(con, metric, customer_id, timeframe)
         if row is not None:
@@ -101,36 +146,34 @@ def _bounds(window: Window) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _simple(con, metric: Metric, customer_id: str, window: Window, now: datetime):
+# the aggregations the hourly mart holds the ingredients of (count, sum, min, max)
+_HOURLY = ("COUNT", "SUM", "MIN", "MAX", "AVG")
+
+
+def _params(metric: Metric, customer_id: str | None, window: Window) -> dict:
     start, end = _bounds(window)
-    params = {
+    return {
         "org": metric.organization_id,
         "customer_id": customer_id,
         "event_name": metric.event_name,
         "window_start": start,
         "window_end": end,
     }
-    if metric.aggregation_type == "UNIQUE_COUNT":
-        return con.execute(load_sql(_QUERIES, "unique_count"), params).fetchone()[0]
-    if metric.aggregation_type == "LATEST":
-        row = con.execute(load_sql(_QUERIES, "latest_value"), params).fetchone()
-        return None if row is None else row[0]
-    if metric.aggregation_type == "WEIGHTED_SUM":
-        steps = con.execute(load_sql(_QUERIES, "gauge_steps"), params).fetchall()
-        return weighted_sum(steps, min(end, _naive(now)))
+
+
+def _simple(con, metric: Metric, customer_id: str, window: Window, now: datetime):
+    params = _params(metric, customer_id, window)
+    start, end = params["window_start"], params["window_end"]
+    if metric.aggregation_type not in _HOURLY:  # from the events themselves
+        value = _per_group(con, metric, {**params, "group_path": None}, min(end, _naive(now)))
+        return value.get(None, _empty(metric))
     hours_start = _ceil_hour(start)
     hours_end = max(end.replace(minute=0, second=0, microsecond=0), hours_start)
     count, total, smallest, largest = con.execute(
         load_sql(_QUERIES, "simple_totals"),
         {**params, "hours_start": hours_start, "hours_end": hours_end},
     ).fetchone()
-    return {
-        "COUNT": count,
-        "SUM": total,
-        "MIN": smallest,
-        "MAX": largest,
-        "AVG": Decimal(total) / count if count else None,
-    }[metric.aggregation_type]
+    return _aggregate(metric.aggregation_type, count, total, smallest, largest, None, None)
 
 
 MICROSECONDS_PER_HOUR = Decimal(3_600_000_000)
@@ -146,6 +189,59 @@ def weighted_sum(steps: list[tuple[datetime, Decimal]], end: datetime) -> Decima
         micros = (held.days * 86_400 + held.seconds) * 1_000_000 + held.microseconds
         total += value * micros / MICROSECONDS_PER_HOUR
     return total
+
+
+def _simple_grouped(
+    con, metric: Metric, customer_id: str | None, window: Window, now: datetime, group_path
+) -> tuple[object, list[GroupValue] | None]:
+    """A simple metric of the whole organization, or by group: the value over all the events
+    (as if there were no groups), and each group's value over its own events."""
+    params = _params(metric, customer_id, window)
+    until = min(params["window_end"], _naive(now))
+    total = _per_group(con, metric, {**params, "group_path": None}, until).get(None)
+    if total is None:
+        total = _empty(metric)
+    if group_path is None:
+        return total, None
+    per_group = _per_group(con, metric, {**params, "group_path": group_path}, until)
+    _too_many(metric, len(per_group))
+    order = sorted(per_group, key=lambda k: (k is None, k or ""))
+    return total, [GroupValue(key=k, value=_json_number(per_group[k])) for k in order]
+
+
+def _per_group(con, metric: Metric, params: dict, until: datetime) -> dict:
+    """group key → value (one key, None, when params' group_path is None)."""
+    if metric.aggregation_type != "WEIGHTED_SUM":
+        rows = con.execute(load_sql(_QUERIES, "grouped_values"), params).fetchall()
+        return {row[0]: _aggregate(metric.aggregation_type, *row[1:]) for row in rows}
+    # a level per customer (and group): each one's value-hours, added up
+    steps: dict[tuple, list] = defaultdict(list)
+    for customer, key, at, value in con.execute(
+        load_sql(_QUERIES, "grouped_gauge_steps"), params
+    ).fetchall():
+        steps[customer, key].append((at, value))
+    per_group: dict[str | None, Decimal] = defaultdict(Decimal)
+    for (_, key), customer_steps in steps.items():
+        per_group[key] += weighted_sum(customer_steps, until)
+    return dict(per_group)
+
+
+def _aggregate(aggregation: str, count, total, smallest, largest, unique, latest):
+    return {
+        "COUNT": count,
+        "SUM": total,
+        "MIN": smallest,
+        "MAX": largest,
+        "AVG": Decimal(total) / count if count else None,
+        "UNIQUE_COUNT": unique,
+        "LATEST": latest,
+    }[aggregation]
+
+
+def _empty(metric: Metric):
+    """The value of no events (docs/metrics.md)."""
+    zero = ("COUNT", "SUM", "UNIQUE_COUNT", "WEIGHTED_SUM")
+    return 0 if metric.aggregation_type in zero else None
 
 
 def _precomputed(con, metric: Metric, customer_id: str, timeframe: Timeframe):
@@ -164,11 +260,10 @@ def _precomputed(con, metric: Metric, customer_id: str, timeframe: Timeframe):
     ).fetchone()
 
 
-def _on_demand(con, metric: Metric, customer_id: str, window: Window, limits):
-    # checked at create and update; checked again, for nothing in the store is trusted
-    runnable = runnable_sql(metric.sql_definition)
+def _events(con, metric: Metric, customer_id: str | None, window: Window) -> pa.Table:
+    """filtered_events of one customer (or all of the organization's) in the window."""
     start, end = _bounds(window)
-    events = con.sql(
+    return con.sql(
         metric_sandbox.FILTERED_EVENTS_SQL,
         params={
             "org": metric.organization_id,
@@ -177,6 +272,43 @@ def _on_demand(con, metric: Metric, customer_id: str, window: Window, limits):
             "window_end": end,
         },
     ).to_arrow_table()
+
+
+def _on_demand(con, metric: Metric, customer_id: str, window: Window, limits):
+    return _evaluate(metric, _events(con, metric, customer_id, window), limits)
+
+
+def _sql_groups(metric: Metric, events: pa.Table, group_path: str, limits) -> list[GroupValue]:
+    """The metric's SQL once per group: over the events whose metadata has that value."""
+    with duckdb.connect(config={"threads": 1}) as scratch:
+        scratch.register("events", events)
+        keyed = scratch.sql(
+            "select *, json_extract_string(properties, $path) as group_key from events",
+            params={"path": group_path},
+        ).to_arrow_table()
+        keys = [k for (k,) in scratch.execute(_DISTINCT_KEYS, {"path": group_path}).fetchall()]
+        _too_many(metric, len(keys))
+        groups = []
+        for key in keys:
+            mask = (
+                pc.is_null(keyed["group_key"]) if key is None else pc.equal(keyed["group_key"], key)
+            )
+            subset = keyed.filter(mask).drop_columns(["group_key"])
+            groups.append(
+                GroupValue(key=key, value=_json_number(_evaluate(metric, subset, limits)))
+            )
+    return groups
+
+
+_DISTINCT_KEYS = (
+    "select distinct json_extract_string(properties, $path) as group_key from events "
+    "order by group_key nulls last"
+)
+
+
+def _evaluate(metric: Metric, events: pa.Table, limits):
+    # checked at create and update; checked again, for nothing in the store is trusted
+    runnable = runnable_sql(metric.sql_definition)
     try:  # in a worker process; two at a time per server process
         return metric_sandbox.evaluate(runnable, events, limits)
     except metric_sandbox.MetricQueryTimeout as error:
@@ -187,19 +319,21 @@ def _on_demand(con, metric: Metric, customer_id: str, window: Window, limits):
 
 def _answer(
     metric: Metric,
-    customer_id: str,
+    customer_id: str | None,
     timeframe: Timeframe,
     window: Window,
     value,
     as_of: datetime,
     *,
     precomputed: bool,
+    groups: list[GroupValue] | None = None,
 ) -> MetricValue:
     return MetricValue(
         id=metric.metric_id,
         name=metric.name,
         customerId=customer_id,
         value=_json_number(value),
+        groups=groups,
         queryType=metric.query_type,
         timeframe=TimeframeOut(**timeframe.describe(window)),
         precomputed=precomputed,

@@ -333,9 +333,69 @@ class TestMetricValue:
         )
         assert_error(response, 404, "METRIC_NOT_FOUND")
 
-    def test_customer_id_is_required(self, client, keys, fixture_metric_ids):
-        response = value(client, keys.acme, fixture_metric_ids["EU pages"])
-        assert_error(response, 400, "VALIDATION_ERROR", "customerId")
+    @pytest.mark.parametrize("aggregation", [*AGGREGATIONS, "UNIQUE_COUNT"])
+    def test_without_a_customer_the_value_is_the_organizations(
+        self, client, writer, oracle, aggregation
+    ):
+        value_type = "STRING" if aggregation == "UNIQUE_COUNT" else "NUMERIC"
+        event_type = {"SUM": "llm_call", "AVG": "llm_call", "UNIQUE_COUNT": "user-login"}.get(
+            aggregation, "document_processed"
+        )
+        metric = create(client, writer["acme"], {**SIMPLE, "aggregationType": aggregation,
+                                                   "eventName": event_type, "valueType": value_type})  # fmt: skip
+        # every acme event with a customer (events without a userId belong to no customer)
+        events = [e for e in oracle if e.organization_id == "acme" and e.end_user_id is not None]
+        got = value(client, writer["acme"], metric["id"]).json()
+        assert got["customerId"] is None and got["groups"] is None
+        assert got["value"] == json_number(aggregate(events, event_type, aggregation))
+
+    @pytest.mark.parametrize("aggregation", ["COUNT", "SUM", "MAX", "LATEST", "WEIGHTED_SUM"])
+    def test_group_by_a_metadata_key(self, client, writer, oracle, customers, aggregation):
+        metric = create(client, writer["acme"], {**SIMPLE, "aggregationType": aggregation,
+                                                   "eventName": "llm_call"})  # fmt: skip
+        customer = customers[0]
+        events = customer_events(oracle, "acme", customer)
+        by_model: dict = {}
+        for e in events:
+            if e.body["eventType"] == "llm_call":
+                by_model.setdefault(e.body.get("metadata", {}).get("model"), []).append(e)
+        got = value(client, writer["acme"], metric["id"], customerId=customer, groupBy="model")
+        assert got.status_code == 200, got.text
+        body = got.json()
+
+        def expected(rows):
+            if aggregation == "WEIGHTED_SUM":
+                return float(weighted_sum(rows, "llm_call", None, NOW))
+            return json_number(aggregate(rows, "llm_call", aggregation))
+
+        keys = sorted(by_model, key=lambda k: (k is None, k or ""))
+        assert [g["key"] for g in body["groups"]] == keys and len(keys) > 1
+        for group in body["groups"]:
+            assert group["value"] == pytest.approx(expected(by_model[group["key"]]), rel=1e-12)
+        assert body["value"] == pytest.approx(expected(events), rel=1e-12)
+
+    def test_a_sql_metric_by_organization_and_by_group(self, client, writer, oracle):
+        metric = create(client, writer["acme"], {**COMPLEX, "sqlDefinition": "select count(*) from filtered_events where event_name = 'user-login'"})  # fmt: skip
+        logins = [e for e in oracle if e.organization_id == "acme" and e.end_user_id is not None
+                  and e.body["eventType"] == "user-login"]  # fmt: skip
+        got = value(client, writer["acme"], metric["id"], groupBy="region").json()
+        # a SQL metric's groups are those of the events it is given (every type): events
+        # without a region are a group too, in which this metric counts no login
+        regions = {
+            (e.body.get("metadata") or {}).get("region"): 0
+            for e in oracle
+            if e.organization_id == "acme" and e.end_user_id is not None
+        }
+        for e in logins:
+            regions[e.body["metadata"]["region"]] += 1
+        assert got["value"] == len(logins)
+        assert {g["key"]: g["value"] for g in got["groups"]} == regions
+        assert got["groups"][-1]["key"] is None  # null last
+        assert got["precomputed"] is False
+
+    def test_an_invalid_group_by_is_a_400(self, client, writer, fixture_metric_ids):
+        response = value(client, writer["acme"], fixture_metric_ids["EU pages"], groupBy="a b")
+        assert_error(response, 400, "VALIDATION_ERROR", "groupBy")
 
     @pytest.mark.parametrize(
         ("params", "message"),
@@ -426,6 +486,7 @@ class TestMetricValue:
             "value": expected,
             "queryType": "simple",
             "timeframe": {"type": "ALL", "days": None, "start": None, "end": None},
+            "groups": None,
             "precomputed": False,
             "asOf": "2026-11-24T12:00:00.000Z",
         }

@@ -232,3 +232,8 @@ def test_metric_sql_sees_only_the_callers_events(client, key, oracle):
             assert value == len(customer_events(oracle, B, customer))
         assert len(customer_events(oracle, B, ONLY_IN_A)) == 0
         assert len(customer_events(oracle, A, "user_1")) > 0
+        # the organization's value: every customer of B's, none of A's
+        whole = client.get(f"/v1/metrics/{metric}/value?groupBy=model", headers=key[B]).json()
+        b_events = [e for e in oracle if e.organization_id == B and e.end_user_id is not None]
+        assert whole["value"] == len(b_events)
+        assert sum(g["value"] for g in whole["groups"]) == len(b_events)
