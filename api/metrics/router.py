@@ -175,5 +175,12 @@ def metric_value(
     metric = service.get_metric(request.app.state.store, key.organization_id, id)
     frame = timeframe.parse(request.query_params, settings.max_range_days)
     return values.metric_value(
-        con, metric, customerId, frame, now, SandboxLimits.from_settings(settings), groupBy
+        con,
+        request.app.state.store,
+        metric,
+        customerId,
+        frame,
+        now,
+        SandboxLimits.from_settings(settings),
+        groupBy,
     )

@@ -21,8 +21,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import sqlalchemy as sa
 
 from api.errors import ValidationFailed
+from api.metrics import live
 from api.metrics.schemas import GroupValue, MetricValue, Precomputation, TimeframeOut
 from api.metrics.service import Metric, runnable_sql
 from api.metrics.timeframe import Timeframe, Window
@@ -68,6 +70,7 @@ def _too_many(metric: Metric, groups: int) -> None:
 
 def metric_value(
     con: duckdb.DuckDBPyConnection,
+    store: sa.Engine,
     metric: Metric,
     customer_id: str | None,
     timeframe: Timeframe,
@@ -75,8 +78,10 @@ def metric_value(
     limits: metric_sandbox.SandboxLimits,
     group_by: str | None = None,
 ) -> MetricValue:
+    """Over the snapshot's events and the events acknowledged since (live.attach)."""
     window = timeframe.window(now)
     group_path = _group_path(group_by)
+    live.attach(con, store, metric.organization_id)
     if metric.query_type == "simple" and customer_id is not None and group_path is None:
         value = _simple(con, metric, customer_id, window, now)
         return _answer(metric, customer_id, timeframe, window, value, now, precomputed=False)
@@ -92,7 +97,7 @@ def metric_value(
         return _answer(
             metric, customer_id, timeframe, window, value, now, precomputed=False, groups=groups
         )
-    if metric.query_type == "indexed":
+    if metric.query_type == "indexed" and not _has_unbuilt(con, customer_id):
         row = _precomputed(con, metric, customer_id, timeframe)
         if row is not None:
             value, result_rows, start, end, as_of = row
@@ -242,6 +247,15 @@ def _empty(metric: Metric):
     """The value of no events (docs/metrics.md)."""
     zero = ("COUNT", "SUM", "UNIQUE_COUNT", "WEIGHTED_SUM")
     return 0 if metric.aggregation_type in zero else None
+
+
+def _has_unbuilt(con, customer_id: str) -> bool:
+    """Whether events acknowledged since the build belong to the customer: then a value the
+    build pre-computed would miss them, and the metric is evaluated on demand."""
+    ((count,),) = con.execute(
+        "select count(*) from unbuilt_metric_events where customer_id = ?", [customer_id]
+    ).fetchall()
+    return count > 0
 
 
 def _precomputed(con, metric: Metric, customer_id: str, timeframe: Timeframe):

@@ -9,7 +9,7 @@ with scoped as (
         event_at,
         event_id,
         event_value
-    from fct_metric_events
+    from metric_event_rows
     where
         organization_id = $org
         and ($customer_id is null or customer_id = $customer_id)

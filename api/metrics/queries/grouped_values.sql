@@ -9,7 +9,7 @@ select
     max(event_value) as quantity_max,
     count(distinct event_string) as unique_values,
     arg_max(event_value, strftime(event_at, '%Y-%m-%dT%H:%M:%S.%f') || event_id) as latest_value
-from fct_metric_events
+from metric_event_rows
 where
     organization_id = $org
     and ($customer_id is null or customer_id = $customer_id)

@@ -53,8 +53,11 @@ def precompute_values(
     events pass to its sandbox through a file in `scratch` (the system's temporary folder by
     default; the build uses its warehouse's folder: on disk, not in memory)."""
     as_of = as_of.replace(tzinfo=None)
-    # filtered_events reads fct_metric_events, which the build's marts hold
+    # filtered_events reads metric_event_rows: in the build, the marts' fct_metric_events
     warehouse.execute("create schema if not exists marts; set search_path = 'marts'")
+    warehouse.execute(
+        "create or replace temp view metric_event_rows as select * from marts.fct_metric_events"
+    )
     previous = _previous_failures(warehouse)
     definitions = warehouse.execute(load_sql(SQL_DIR, "select_exported_definitions")).fetchall()
     report, outcomes, results = PrecomputeReport(), [], []

@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 from core.sql import load_sql
+from orchestration.defs.ingest import inbox
 from orchestration.lib.build_state import current_snapshot_path, published_info
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -156,7 +157,14 @@ def publish(
         warehouse.execute("drop table if exists snapshot.main.snapshot_info")
         warehouse.execute(
             load_sql(SQL_DIR, "snapshot_info"),
-            [version, now.replace(tzinfo=None), input_fingerprint, project_fingerprint, cost],
+            [
+                version,
+                now.replace(tzinfo=None),
+                input_fingerprint,
+                project_fingerprint,
+                cost,
+                inbox.watermark(warehouse),
+            ],
         )
     finally:
         warehouse.execute("detach snapshot")

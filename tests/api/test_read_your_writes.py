@@ -1,0 +1,122 @@
+"""Read your writes: a metric value counts every event the write API acknowledged before it
+was asked, built or not, and counts it once after the build (docs/metrics.md#read-your-writes).
+Every expected value is worked out by hand from the events posted here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.keys.service import create_key
+from api.main import create_app
+from core.control_store import engine_for
+from orchestration.build import run_build
+from tests.api.conftest import auth
+
+pytestmark = pytest.mark.slow
+
+SQL = "select sum(event_value) from filtered_events where event_name = 'ryw_call'"
+METRICS = {
+    "count": {"queryType": "simple", "aggregationType": "COUNT", "eventName": "ryw_call",
+              "valueType": "NUMERIC"},
+    "sum": {"queryType": "simple", "aggregationType": "SUM", "eventName": "ryw_call",
+            "valueType": "NUMERIC"},
+    "latest": {"queryType": "simple", "aggregationType": "LATEST", "eventName": "ryw_call",
+               "valueType": "NUMERIC"},
+    "complex": {"queryType": "complex", "sqlDefinition": SQL},
+    "indexed": {"queryType": "indexed", "sqlDefinition": SQL},
+}  # fmt: skip
+
+
+def _event(key: str, quantity, at: str, model: str = "m-1") -> dict:
+    return {"eventType": "ryw_call", "metricName": "calls", "quantity": quantity,
+            "idempotencyKey": key, "timestamp": f"2026-11-24T{at}:00Z", "userId": "ryw_user",
+            "metadata": {"model": model}}  # fmt: skip
+
+
+class App:
+    def __init__(self, home) -> None:
+        self.home = home
+        store = engine_for(home.control_store_url)
+        scopes = ["usage:write", "metrics:read", "metrics:write"]
+        self.key = create_key(store, "acme", scopes, "test", home.clock())[1]
+        self.ids: dict[str, str] = {}
+
+    def client(self) -> TestClient:
+        """A server on the snapshot served now."""
+        return TestClient(create_app(self.home.model_copy(update={"rate_limit": 0})))
+
+    def values(self, client: TestClient, **params) -> dict[str, tuple]:
+        answers = {}
+        for name, metric_id in self.ids.items():
+            answer = client.get(
+                f"/v1/metrics/{metric_id}/value",
+                params={"customerId": "ryw_user", **params},
+                headers=auth(self.key),
+            )
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            answers[name] = (body["value"], body["precomputed"])
+        return answers
+
+
+@pytest.fixture(scope="module")
+def app(home_copy_module) -> App:
+    app = App(home_copy_module)
+    with app.client() as client:
+        for name, body in METRICS.items():
+            created = client.post("/v1/metrics", json={"name": name, **body},
+                                  headers=auth(app.key))  # fmt: skip
+            assert created.status_code == 201, created.text
+            app.ids[name] = created.json()["id"]
+    return app
+
+
+def test_an_acknowledged_event_counts_at_once_and_once_after_the_build(app):
+    with app.client() as client:
+        for key, quantity, at in (("r1", 2, "10:00"), ("r2", 3, "10:30"), ("r3", 5, "11:00")):
+            posted = client.post("/v1/usage/events", json=_event(key, quantity, at),
+                                 headers=auth(app.key))  # fmt: skip
+            assert posted.status_code == 201, posted.text
+        # the next request counts them, with no build in between: 3 events, 2 + 3 + 5
+        unbuilt = {"count": (3, False), "sum": (10, False), "latest": (5, False),
+                   "complex": (10, False), "indexed": (10, False)}  # fmt: skip
+        assert app.values(client) == unbuilt
+        # a 30-minute window holds only r3 (11:00 <= t < 11:30)
+        window = {"timeframe": "ABSOLUTE", "start": "2026-11-24T11:00:00Z",
+                  "end": "2026-11-24T11:30:00Z"}  # fmt: skip
+        assert app.values(client, **window)["sum"] == (5, False)
+        # the organization's value and its groups see them too
+        whole = client.get(f"/v1/metrics/{app.ids['sum']}/value", params={"groupBy": "model"},
+                           headers=auth(app.key)).json()  # fmt: skip
+        assert (whole["value"], whole["groups"]) == (10, [{"key": "m-1", "value": 10}])
+
+    summary = run_build(app.home)
+    assert summary.success and summary.events_ingested == 3
+    with app.client() as client:
+        # built: the same values, each event once; the indexed one now pre-computed
+        assert app.values(client) == {**unbuilt, "indexed": (10, True)}
+        # one more, not built: counted at once; the indexed value goes on demand for it
+        posted = client.post("/v1/usage/events", json=_event("r4", 4, "11:30", "m-2"),
+                             headers=auth(app.key))  # fmt: skip
+        assert posted.status_code == 201
+        assert app.values(client) == {"count": (4, False), "sum": (14, False),
+                                      "latest": (4, False), "complex": (14, False),
+                                      "indexed": (14, False)}  # fmt: skip
+        # a retry of r4 is the same event: still counted once
+        again = client.post("/v1/usage/events", json=_event("r4", 4, "11:30", "m-2"),
+                            headers=auth(app.key))  # fmt: skip
+        assert again.status_code == 200
+        assert app.values(client)["count"] == (4, False)
+
+
+def test_landing_file_events_count_from_the_build_that_ingests_them(app):
+    landing = app.home.landing_dir / "acme" / "ryw.jsonl"
+    landing.write_text(json.dumps(_event("f1", 100, "09:00")) + "\n")
+    with app.client() as client:
+        before = app.values(client)["sum"][0]
+    assert run_build(app.home).events_ingested >= 1
+    with app.client() as client:
+        assert app.values(client)["sum"][0] == before + 100
