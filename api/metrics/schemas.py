@@ -150,5 +150,7 @@ class MetricValue(BaseModel):
     )
     asOf: str = Field(
         description="The instant the value is as of: the build's for pre-computed values, the "
-        "request's otherwise. Events reach values when a build has ingested them."
+        "request's otherwise. Values count every event the write API acknowledged before the "
+        "request (built or not); events of landing files count from the build that ingests "
+        "them."
     )
