@@ -5,10 +5,15 @@ Every expected value is worked out by hand from the events posted here."""
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from api import subprocess_server
 from api.keys.service import create_key
 from api.main import create_app
 from core.control_store import engine_for
@@ -17,6 +22,7 @@ from tests.api.conftest import auth
 
 pytestmark = pytest.mark.slow
 
+EVENTS = 60  # posted one by one while builds run
 SQL = "select sum(event_value) from filtered_events where event_name = 'ryw_call'"
 METRICS = {
     "count": {"queryType": "simple", "aggregationType": "COUNT", "eventName": "ryw_call",
@@ -120,3 +126,59 @@ def test_landing_file_events_count_from_the_build_that_ingests_them(app):
     assert run_build(app.home).events_ingested >= 1
     with app.client() as client:
         assert app.values(client)["sum"][0] == before + 100
+
+
+def test_values_read_while_builds_ingest_and_publish_count_each_event_once(home_copy):
+    """One thread posts events one by one; another asks the metric's value in a loop; two
+    builds ingest and publish meanwhile. Every answer holds at least the events acknowledged
+    before it was asked and at most those posted by the time it came back."""
+    home = home_copy
+    app = App(home)
+    env = {**os.environ, "TALLYHOUSE_HOME": str(home.root), "TALLYHOUSE_RATE_LIMIT": "0"}
+    process, base = subprocess_server.start(env)
+    posted = {"started": 0, "acknowledged": 0}
+    answers: list[tuple[int, int, int]] = []
+    done = threading.Event()
+    try:
+        created = httpx.post(f"{base}/v1/metrics", headers=auth(app.key), json={
+            "name": "loop", "queryType": "simple", "aggregationType": "COUNT",
+            "eventName": "ryw_call", "valueType": "NUMERIC"})  # fmt: skip
+        metric = created.json()["id"]
+
+        def write() -> None:
+            with httpx.Client(base_url=base, headers=auth(app.key), timeout=30) as client:
+                for n in range(EVENTS):
+                    posted["started"] += 1
+                    answer = client.post("/v1/usage/events", json=_event(f"loop-{n}", 1, "11:00"))
+                    assert answer.status_code == 201, answer.text
+                    posted["acknowledged"] += 1
+                    time.sleep(0.25)  # ~15 s of posting: the builds run meanwhile
+
+        def read() -> None:
+            with httpx.Client(base_url=base, headers=auth(app.key), timeout=30) as client:
+                while not done.is_set():
+                    before = posted["acknowledged"]
+                    answer = client.get(f"/v1/metrics/{metric}/value",
+                                        params={"customerId": "ryw_user"})  # fmt: skip
+                    assert answer.status_code == 200, answer.text
+                    answers.append((before, answer.json()["value"], posted["started"]))
+
+        threads = [threading.Thread(target=write), threading.Thread(target=read)]
+        for thread in threads:
+            thread.start()
+        builds = [run_build(home) for _ in range(2)]  # while the two threads run
+        threads[0].join(timeout=120)
+        builds.append(run_build(home))
+        done.set()
+        threads[1].join(timeout=30)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert all(build.success for build in builds)
+    assert sum(build.events_ingested for build in builds) == EVENTS
+    # the first build took some of the events and left the rest to the next
+    assert 0 < builds[0].events_ingested < EVENTS
+    assert len(answers) > 20
+    assert [a for a in answers if not a[0] <= a[1] <= a[2]] == []
+    # after the last build, every event is in the snapshot and counted once
+    assert answers[-1][1] == EVENTS
