@@ -83,7 +83,8 @@ REASONS = {
     "key_control": "idempotencyKey: no control characters",
     "timestamp_type": "timestamp: must be an ISO-8601 string",
     "timestamp_format": "timestamp: not an ISO-8601 date-time",
-    "timestamp_future": "timestamp: more than 5 minutes in the future",
+    # {lead}: the accepted lead, TALLYHOUSE_MAX_FUTURE_SECONDS (5 minutes by default)
+    "timestamp_future": "timestamp: more than {lead} in the future",
     "timestamp_past": "timestamp: older than the accepted backfill window",
     "user_type": "userId: must be a string",
     "user_length": f"userId: at most {MAX_TEXT_CHARS} characters",
@@ -111,7 +112,19 @@ REASONS = {
 API_ONLY_REASONS = frozenset({"unicode", "metadata_unicode", "metadata_depth"})
 
 
-def sql_rules() -> dict[str, Any]:
+def lead_text(lead: timedelta) -> str:
+    """How the future-timestamp reason names the accepted lead: 5 minutes, 90 seconds."""
+    seconds = int(lead.total_seconds())
+    count, unit = (seconds // 60, "minute") if seconds % 60 == 0 else (seconds, "second")
+    return f"{count} {unit}{'' if count == 1 else 's'}"
+
+
+def reason(name: str, max_future: timedelta) -> str:
+    """A reason as it is given: the future-timestamp one names the accepted lead."""
+    return REASONS[name].format(lead=lead_text(max_future))
+
+
+def sql_rules(max_future: timedelta) -> dict[str, Any]:
     """The limits and reasons as the ingest's SQL receives them, as named parameters: `$max_…`,
     `$blank`, `$timestamp_pattern`, `$key_forbidden` and `$reason_<name>`."""
     return {
@@ -126,8 +139,8 @@ def sql_rules() -> dict[str, Any]:
         "timestamp_pattern": TIMESTAMP_PATTERN,
         "key_forbidden": KEY_FORBIDDEN,
         **{
-            f"reason_{name}": reason
-            for name, reason in REASONS.items()
+            f"reason_{name}": reason(name, max_future)
+            for name in REASONS
             if name not in API_ONLY_REASONS
         },
     }
@@ -197,7 +210,7 @@ def timestamp_problem(
     except ValueError:
         return REASONS["timestamp_format"]
     if when > now + max_future:
-        return REASONS["timestamp_future"]
+        return reason("timestamp_future", max_future)
     if when < now - max_age:
         return REASONS["timestamp_past"]
     return None

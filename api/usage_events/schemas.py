@@ -46,7 +46,7 @@ class UsageEventIn(BaseModel):
     )
     timestamp: str | None = Field(
         default=None,
-        description="When it happened, ISO-8601 (UTC when no offset); at most 5 minutes ahead; default: when received.",
+        description="When it happened, ISO-8601 (UTC when no offset); at most TALLYHOUSE_MAX_FUTURE_SECONDS ahead (5 minutes by default); default: when received.",
     )
     userId: str | None = Field(
         default=None, max_length=MAX_TEXT_CHARS, description="Your end user's id."

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.event_body import EVENT_ID_MACRO, event_id
+from core.event_body import EVENT_ID_MACRO, event_id, problem, sql_rules
 
 
 def test_an_event_id_is_evt_and_the_uuid_of_the_md5_of_organization_and_key():
@@ -33,3 +34,19 @@ def test_the_sql_macro_gives_the_same_id(organization, keys):
         ).fetchone()[0]
     assert derived == [event_id(organization, key) for key in keys]
     assert all(uuid.UUID(d.removeprefix("evt_")) for d in derived)
+
+
+def test_the_future_timestamp_reason_names_the_accepted_lead():
+    """The lead is a setting: the reason says what it is, at both doors (the ingest's SQL
+    receives the same text)."""
+    now = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    body = {"eventType": "e", "metricName": "m", "quantity": 1,
+            "timestamp": "2026-11-24T12:10:00Z"}  # fmt: skip
+    for lead, text in (
+        (timedelta(minutes=5), "5 minutes"),
+        (timedelta(seconds=90), "90 seconds"),
+        (timedelta(minutes=1), "1 minute"),
+    ):
+        expected = f"timestamp: more than {text} in the future"
+        assert problem(body, now, timedelta(days=400), lead) == expected
+        assert sql_rules(lead)["reason_timestamp_future"] == expected

@@ -286,7 +286,7 @@ def _ingest_batch(
                 "now": now_naive,
                 "max_age": int(max_age.total_seconds()),
                 "max_future": int(max_future.total_seconds()),
-                **sql_rules(),
+                **sql_rules(max_future),
             },
         )
         con.execute(load_sql(SQL_DIR, "classify_landing_events"))
