@@ -58,8 +58,9 @@ TIMESTAMP_PATTERN = (
     r"(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$"
 )
 # no control characters (NUL, newlines, ...): a key is something a client logs and retries
-KEY_FORBIDDEN = r"[\x00-\x1f\x7f]"
-IDEMPOTENCY_KEY_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+_CONTROL = r"\x00-\x1f\x7f"
+KEY_FORBIDDEN = f"[{_CONTROL}]"  # what the ingest's SQL and problem() look for
+IDEMPOTENCY_KEY_PATTERN = f"^[^{_CONTROL}]+$"  # the same rule as the API's schemas state it
 TOKEN_FIELDS = (
     "inputTokens",
     "outputTokens",
@@ -170,7 +171,7 @@ def problem(body: Any, now: datetime, max_age: timedelta, max_future: timedelta)
             return REASONS["key_type"]
         if len(key) > MAX_KEY_CHARS or blank(key):
             return REASONS["key_length"]
-        if any(c < "\x20" or c == "\x7f" for c in key):
+        if _KEY_FORBIDDEN.search(key):
             return REASONS["key_control"]
     if (reason := timestamp_problem(body.get("timestamp"), now, max_age, max_future)) is not None:
         return reason
@@ -294,6 +295,7 @@ def warehouse_json_length(text: str) -> int:
 
 
 _TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
+_KEY_FORBIDDEN = re.compile(KEY_FORBIDDEN)
 _JSON_LENGTH = "select length(cast(json_extract(?, '$') as varchar))"
 _json_lock = threading.Lock()
 

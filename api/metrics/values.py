@@ -189,7 +189,8 @@ def weighted_sum(steps: list[tuple[datetime, Decimal]], end: datetime) -> Decima
     the next step's (the last one's to `end`). Before the first step the gauge counts 0; an
     empty list is 0."""
     total = Decimal(0)
-    for (at, value), (until, _) in zip(steps, [*steps[1:], (end, None)][: len(steps)], strict=True):
+    ends = [at for at, _ in steps[1:]] + [end]
+    for (at, value), until in zip(steps, ends[: len(steps)], strict=True):
         held = max(until - at, timedelta(0))
         micros = (held.days * 86_400 + held.seconds) * 1_000_000 + held.microseconds
         total += value * micros / MICROSECONDS_PER_HOUR
@@ -300,24 +301,16 @@ def _sql_groups(metric: Metric, events: pa.Table, group_path: str, limits) -> li
             "select *, json_extract_string(properties, $path) as group_key from events",
             params={"path": group_path},
         ).to_arrow_table()
-        keys = [k for (k,) in scratch.execute(_DISTINCT_KEYS, {"path": group_path}).fetchall()]
-        _too_many(metric, len(keys))
-        groups = []
-        for key in keys:
-            mask = (
-                pc.is_null(keyed["group_key"]) if key is None else pc.equal(keyed["group_key"], key)
-            )
-            subset = keyed.filter(mask).drop_columns(["group_key"])
-            groups.append(
-                GroupValue(key=key, value=_json_number(_evaluate(metric, subset, limits)))
-            )
+    keys = sorted(pc.unique(keyed["group_key"]).to_pylist(), key=lambda k: (k is None, k or ""))
+    _too_many(metric, len(keys))
+    groups = []
+    for key in keys:
+        chosen = (
+            pc.is_null(keyed["group_key"]) if key is None else pc.equal(keyed["group_key"], key)
+        )
+        subset = keyed.filter(chosen).drop_columns(["group_key"])
+        groups.append(GroupValue(key=key, value=_json_number(_evaluate(metric, subset, limits))))
     return groups
-
-
-_DISTINCT_KEYS = (
-    "select distinct json_extract_string(properties, $path) as group_key from events "
-    "order by group_key nulls last"
-)
 
 
 def _evaluate(metric: Metric, events: pa.Table, limits):

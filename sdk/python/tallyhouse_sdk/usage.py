@@ -122,30 +122,31 @@ def _detail(usage: dict[str, Any], details: str, name: str) -> int:
 
 def _openai_chat(data: dict[str, Any], usage: dict[str, Any]) -> TokenUsage:
     model = data.get("model")
-    cached = _detail(usage, "prompt_tokens_details", "cached_tokens")
-    written = _detail(usage, "prompt_tokens_details", "cache_write_tokens")
-    reasoning = _detail(usage, "completion_tokens_details", "reasoning_tokens")
     mistral = isinstance(model, str) and model.lower().startswith(_MISTRAL_PREFIXES)
-    return TokenUsage(
-        model=model,
-        provider="mistral" if mistral else "openai",
-        input_tokens=max(_n(usage.get("prompt_tokens")) - cached - written, 0),
-        output_tokens=max(_n(usage.get("completion_tokens")) - reasoning, 0),
-        cache_read_tokens=cached,
-        cache_write_tokens=written,
-        reasoning_tokens=reasoning,
-    )
+    names = ("prompt_tokens", "completion_tokens", "prompt_tokens_details",
+             "completion_tokens_details")  # fmt: skip
+    return _openai(model, "mistral" if mistral else "openai", usage, *names)
 
 
 def _openai_responses(data: dict[str, Any], usage: dict[str, Any]) -> TokenUsage:
-    cached = _detail(usage, "input_tokens_details", "cached_tokens")
-    written = _detail(usage, "input_tokens_details", "cache_write_tokens")
-    reasoning = _detail(usage, "output_tokens_details", "reasoning_tokens")
+    names = ("input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details")
+    return _openai(data.get("model"), "openai", usage, *names)
+
+
+def _openai(
+    model: Any, provider: str, usage: dict[str, Any], inputs: str, outputs: str,
+    input_details: str, output_details: str,
+) -> TokenUsage:  # fmt: skip
+    """OpenAI's arithmetic, under either API's names: cache reads and writes inside the
+    input count, reasoning inside the output count."""
+    cached = _detail(usage, input_details, "cached_tokens")
+    written = _detail(usage, input_details, "cache_write_tokens")
+    reasoning = _detail(usage, output_details, "reasoning_tokens")
     return TokenUsage(
-        model=data.get("model"),
-        provider="openai",
-        input_tokens=max(_n(usage.get("input_tokens")) - cached - written, 0),
-        output_tokens=max(_n(usage.get("output_tokens")) - reasoning, 0),
+        model=model,
+        provider=provider,
+        input_tokens=max(_n(usage.get(inputs)) - cached - written, 0),
+        output_tokens=max(_n(usage.get(outputs)) - reasoning, 0),
         cache_read_tokens=cached,
         cache_write_tokens=written,
         reasoning_tokens=reasoning,
