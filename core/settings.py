@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     metric_query_memory: str = Field(
         default="256MB", description="DuckDB memory limit of one metric SQL evaluation."
     )
+    metric_cache_rows: int = Field(
+        default=1_000_000,
+        ge=0,
+        description="Events of the customers whose metric values were asked lately, kept in "
+        "memory per server process while a snapshot is served (docs/metrics.md#how-fast).",
+    )
     metric_build_seconds: float = Field(
         default=60.0,
         description="Time limit of one indexed metric's pre-computation in a build (all its "

@@ -5,11 +5,20 @@ Each snapshot records how far into the landing store its build reached
 (`snapshot_info.inbox_through_seq`); the landing store's rows after it are the events a
 value adds. A build that ingests them publishes a snapshot that reaches further, so an event
 is counted from the snapshot or from the store, never both, and never neither.
+
+Each server process keeps, per snapshot and organization, the rows it has read so far, typed
+once (`UnbuiltEvents`); a request reads only the rows after the last one it holds. On SQLite
+the writers commit one at a time in `seq` order, so those are all the new rows. On PostgreSQL
+a transaction that took a lower `seq` may commit after a higher one was read: the rows up to
+the highest one read are counted again, and when they are more than the ones held, the
+organization's rows are all read afresh.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -34,6 +43,7 @@ _RAW = pa.schema(
         ("received_at", pa.timestamp("us")),
     ]
 )
+_TYPE_SQL = load_sql(_QUERIES, "type_unbuilt_events")
 
 
 def through_seq(con: duckdb.DuckDBPyConnection) -> int | None:
@@ -46,42 +56,105 @@ def through_seq(con: duckdb.DuckDBPyConnection) -> int | None:
     return row[0]
 
 
-def unbuilt(store: sa.Engine, organization_id: str, after_seq: int | None) -> pa.Table:
-    """The organization's landing-store events after `after_seq`, as text to be typed."""
-    rows: list[dict] = []
-    if after_seq is not None:
-        with store.connect() as con:
-            found = con.execute(
-                sa.select(landing_events.c.event_id, landing_events.c.body,
-                          landing_events.c.received_at)
-                .where(landing_events.c.organization_id == organization_id)
-                .where(landing_events.c.seq > after_seq)
-                .order_by(landing_events.c.seq)
-            ).all()  # fmt: skip
-        for event_id, body, received_at in found:
-            sent = json.loads(body)
-            metadata = sent.get("metadata")
-            rows.append(
-                {
-                    "event_id": event_id,
-                    "organization_id": organization_id,
-                    "customer_id": sent.get("userId"),
-                    "event_name": sent["eventType"],
-                    "metric_name": sent["metricName"],
-                    "quantity_text": json.dumps(sent["quantity"]),
-                    "event_string": sent.get("value"),
-                    "metadata_text": None if metadata is None else json.dumps(metadata),
-                    "timestamp_text": sent.get("timestamp"),
-                    "received_at": received_at,
-                }
-            )
+def _raw(organization_id: str, found) -> pa.Table:
+    rows = []
+    for event_id, body, received_at in found:
+        sent = json.loads(body)
+        metadata = sent.get("metadata")
+        rows.append(
+            {
+                "event_id": event_id,
+                "organization_id": organization_id,
+                "customer_id": sent.get("userId"),
+                "event_name": sent["eventType"],
+                "metric_name": sent["metricName"],
+                "quantity_text": json.dumps(sent["quantity"]),
+                "event_string": sent.get("value"),
+                "metadata_text": None if metadata is None else json.dumps(metadata),
+                "timestamp_text": sent.get("timestamp"),
+                "received_at": received_at,
+            }
+        )
     return pa.Table.from_pylist(rows, schema=_RAW)
 
 
-def attach(con: duckdb.DuckDBPyConnection, store: sa.Engine, organization_id: str) -> int:
+def _typed(raw: pa.Table) -> pa.Table:
+    with duckdb.connect(config={"threads": 1}) as scratch:
+        scratch.register("unbuilt_raw", raw)
+        return scratch.sql(_TYPE_SQL).to_arrow_table()
+
+
+_EMPTY = _typed(_raw("", []))
+
+
+@dataclass
+class _Held:
+    """One organization's unbuilt events read so far: `rows` of them, the last at `last_seq`."""
+
+    last_seq: int
+    rows: int
+    events: pa.Table
+
+
+class UnbuiltEvents:
+    """Per snapshot (SnapshotView.kept): each organization's unbuilt events, typed, read from
+    the landing store incrementally."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        cursor = connection.cursor()
+        try:
+            self.after_seq = through_seq(cursor)
+        finally:
+            cursor.close()
+        self._held: dict[str, _Held] = {}
+        self._lock = threading.Lock()
+
+    def of(self, store: sa.Engine, organization_id: str) -> pa.Table:
+        """The organization's unbuilt events, as the write API has acknowledged them so far."""
+        if self.after_seq is None:
+            return _EMPTY
+        with self._lock:
+            held = self._held.get(organization_id) or _Held(self.after_seq, 0, _EMPTY)
+            found = self._read(store, organization_id, held.last_seq)
+            last_seq = found[-1][0] if found else held.last_seq
+            rows = held.rows + len(found)
+            if store.dialect.name != "sqlite" and rows != self._count(
+                store, organization_id, last_seq
+            ):  # a lower seq committed late: read them all again
+                held = _Held(self.after_seq, 0, _EMPTY)
+                found = self._read(store, organization_id, self.after_seq)
+                last_seq, rows = (found[-1][0] if found else self.after_seq), len(found)
+            events = held.events
+            if found:
+                new = _typed(_raw(organization_id, [row[1:] for row in found]))
+                events = pa.concat_tables([events, new]) if events.num_rows else new
+            self._held[organization_id] = _Held(last_seq, rows, events)
+            return events
+
+    @staticmethod
+    def _read(store: sa.Engine, organization_id: str, after_seq: int) -> list:
+        c = landing_events.c
+        with store.connect() as con:
+            return con.execute(
+                sa.select(c.seq, c.event_id, c.body, c.received_at)
+                .where(c.organization_id == organization_id)
+                .where(c.seq > after_seq)
+                .order_by(c.seq)
+            ).all()  # fmt: skip
+
+    def _count(self, store: sa.Engine, organization_id: str, last_seq: int) -> int:
+        c = landing_events.c
+        with store.connect() as con:
+            return con.execute(
+                sa.select(sa.func.count())
+                .select_from(landing_events)
+                .where(c.organization_id == organization_id)
+                .where(c.seq > self.after_seq, c.seq <= last_seq)
+            ).scalar_one()  # fmt: skip
+
+
+def attach(con: duckdb.DuckDBPyConnection, unbuilt: pa.Table) -> None:
     """On this snapshot cursor, the views `metric_event_rows` (the snapshot's events and the
-    organization's unbuilt ones) and `unbuilt_metric_events`; the number of unbuilt events."""
-    raw = unbuilt(store, organization_id, through_seq(con))
-    con.register("unbuilt_raw", raw)
+    organization's unbuilt ones) and `unbuilt_metric_events`."""
+    con.register("unbuilt_metric_events", unbuilt)
     con.execute(load_sql(_QUERIES, "metric_event_rows"))
-    return raw.num_rows

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from api.deps import AppSettings, Now, Snapshot, require_scope
+from api.deps import Answers, AppSettings, Now, Snapshot, require_scope
 from api.errors import error_responses
 from api.keys.service import ApiKey
 from api.metrics import service, timeframe, values
@@ -129,6 +129,7 @@ def metric_value(
     id: MetricId,
     key: MetricsReader,
     request: Request,
+    view: Answers,
     con: Snapshot,
     now: Now,
     settings: AppSettings,
@@ -175,6 +176,7 @@ def metric_value(
     metric = service.get_metric(request.app.state.store, key.organization_id, id)
     frame = timeframe.parse(request.query_params, settings.max_range_days)
     return values.metric_value(
+        view,
         con,
         request.app.state.store,
         metric,
@@ -183,4 +185,5 @@ def metric_value(
         now,
         SandboxLimits.from_settings(settings),
         groupBy,
+        settings.metric_cache_rows,
     )

@@ -24,11 +24,13 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from api.errors import ValidationFailed
-from api.metrics import live
+from api.metrics import customer_events, live
+from api.metrics.customer_events import Customer, CustomerEvents, micros, weighted_sum
 from api.metrics.schemas import GroupValue, MetricValue, Precomputation, TimeframeOut
 from api.metrics.service import Metric, runnable_sql
 from api.metrics.timeframe import Timeframe, Window
 from api.periods import iso_ms
+from api.snapshot import SnapshotView
 from core import metric_sandbox
 from core.event_body import ALL_TIME
 from core.metric_sql import PRECOMPUTED_DAYS
@@ -69,6 +71,7 @@ def _too_many(metric: Metric, groups: int) -> None:
 
 
 def metric_value(
+    view: SnapshotView,
     con: duckdb.DuckDBPyConnection,
     store: sa.Engine,
     metric: Metric,
@@ -76,41 +79,50 @@ def metric_value(
     timeframe: Timeframe,
     now: datetime,
     limits: metric_sandbox.SandboxLimits,
-    group_by: str | None = None,
+    group_by: str | None,
+    cache_rows: int,
 ) -> MetricValue:
-    """Over the snapshot's events and the events acknowledged since (live.attach)."""
+    """Over the snapshot's events and the events acknowledged since (api/metrics/live.py)."""
     window = timeframe.window(now)
     group_path = _group_path(group_by)
-    live.attach(con, store, metric.organization_id)
-    if metric.query_type == "simple" and customer_id is not None and group_path is None:
-        value = _simple(con, metric, customer_id, window, now)
+    unbuilt = view.kept(live.UnbuiltEvents).of(store, metric.organization_id)
+    if customer_id is not None and group_path is None:  # from the customer's events in memory
+        customer = view.kept(CustomerEvents).of(metric.organization_id, customer_id, cache_rows)
+        mine = unbuilt.filter(pc.equal(unbuilt["customer_id"], customer_id))
+        if metric.query_type == "simple":
+            value = _simple(customer, mine, metric, window, now)
+            return _answer(metric, customer_id, timeframe, window, value, now, precomputed=False)
+        if metric.query_type == "indexed" and not mine.num_rows:
+            answer = _precomputed_answer(con, metric, customer_id, timeframe)
+            if answer is not None:
+                return answer
+        events = _customer_events(customer, mine, metric.organization_id, window)
+        value = _evaluate(metric, events, limits)
         return _answer(metric, customer_id, timeframe, window, value, now, precomputed=False)
+    live.attach(con, unbuilt)
     if metric.query_type == "simple":
         value, groups = _simple_grouped(con, metric, customer_id, window, now, group_path)
         return _answer(
             metric, customer_id, timeframe, window, value, now, precomputed=False, groups=groups
         )
-    if group_path is not None or customer_id is None:
-        events = _events(con, metric, customer_id, window)
-        value = _evaluate(metric, events, limits)
-        groups = None if group_path is None else _sql_groups(metric, events, group_path, limits)
-        return _answer(
-            metric, customer_id, timeframe, window, value, now, precomputed=False, groups=groups
-        )
-    if metric.query_type == "indexed" and not _has_unbuilt(con, customer_id):
-        row = _precomputed(con, metric, customer_id, timeframe)
-        if row is not None:
-            value, result_rows, start, end, as_of = row
-            if result_rows != 1:
-                raise MetricQueryFailed(
-                    f"metric query must return exactly one row, not {result_rows}"
-                )
-            built = Window(_utc(start), _utc(end))
-            return _answer(
-                metric, customer_id, timeframe, built, value, _utc(as_of), precomputed=True
-            )
-    value = _on_demand(con, metric, customer_id, window, limits)
-    return _answer(metric, customer_id, timeframe, window, value, now, precomputed=False)
+    events = _events(con, metric, customer_id, window)
+    value = _evaluate(metric, events, limits)
+    groups = None if group_path is None else _sql_groups(metric, events, group_path, limits)
+    return _answer(
+        metric, customer_id, timeframe, window, value, now, precomputed=False, groups=groups
+    )
+
+
+def _precomputed_answer(con, metric: Metric, customer_id: str, timeframe: Timeframe):
+    """The value the build pre-computed for this slice and definition version, if any."""
+    row = _precomputed(con, metric, customer_id, timeframe)
+    if row is None:
+        return None
+    value, result_rows, start, end, as_of = row
+    if result_rows != 1:
+        raise MetricQueryFailed(f"metric query must return exactly one row, not {result_rows}")
+    built = Window(_utc(start), _utc(end))
+    return _answer(metric, customer_id, timeframe, built, value, _utc(as_of), precomputed=True)
 
 
 def precomputation(con: duckdb.DuckDBPyConnection | None, metric: Metric) -> Precomputation:
@@ -151,10 +163,6 @@ def _bounds(window: Window) -> tuple[datetime, datetime]:
     return start, end
 
 
-# the aggregations the hourly mart holds the ingredients of (count, sum, min, max)
-_HOURLY = ("COUNT", "SUM", "MIN", "MAX", "AVG")
-
-
 def _params(metric: Metric, customer_id: str | None, window: Window) -> dict:
     start, end = _bounds(window)
     return {
@@ -166,35 +174,16 @@ def _params(metric: Metric, customer_id: str | None, window: Window) -> dict:
     }
 
 
-def _simple(con, metric: Metric, customer_id: str, window: Window, now: datetime):
-    params = _params(metric, customer_id, window)
-    start, end = params["window_start"], params["window_end"]
-    if metric.aggregation_type not in _HOURLY:  # from the events themselves
-        value = _per_group(con, metric, {**params, "group_path": None}, min(end, _naive(now)))
-        return value.get(None, _empty(metric))
-    hours_start = _ceil_hour(start)
-    hours_end = max(end.replace(minute=0, second=0, microsecond=0), hours_start)
-    count, total, smallest, largest = con.execute(
-        load_sql(_QUERIES, "simple_totals"),
-        {**params, "hours_start": hours_start, "hours_end": hours_end},
-    ).fetchone()
-    return _aggregate(metric.aggregation_type, count, total, smallest, largest, None, None)
-
-
-MICROSECONDS_PER_HOUR = Decimal(3_600_000_000)
-
-
-def weighted_sum(steps: list[tuple[datetime, Decimal]], end: datetime) -> Decimal:
-    """A gauge's time-weighted sum in value-hours: each step's value, held from its instant to
-    the next step's (the last one's to `end`). Before the first step the gauge counts 0; an
-    empty list is 0."""
-    total = Decimal(0)
-    ends = [at for at, _ in steps[1:]] + [end]
-    for (at, value), until in zip(steps, ends[: len(steps)], strict=True):
-        held = max(until - at, timedelta(0))
-        micros = (held.days * 86_400 + held.seconds) * 1_000_000 + held.microseconds
-        total += value * micros / MICROSECONDS_PER_HOUR
-    return total
+def _simple(customer: Customer, mine: pa.Table, metric: Metric, window: Window, now: datetime):
+    start, end = (micros(moment) for moment in _bounds(window))
+    return customer_events.simple_value(
+        metric.aggregation_type,
+        customer.series(metric.event_name),
+        customer_events.extras(mine, metric.event_name),
+        start,
+        end,
+        min(end, micros(now)),
+    )
 
 
 def _simple_grouped(
@@ -225,10 +214,10 @@ def _per_group(con, metric: Metric, params: dict, until: datetime) -> dict:
     for customer, key, at, value in con.execute(
         load_sql(_QUERIES, "grouped_gauge_steps"), params
     ).fetchall():
-        steps[customer, key].append((at, value))
+        steps[customer, key].append((micros(at), int(value.scaleb(6))))
     per_group: dict[str | None, Decimal] = defaultdict(Decimal)
     for (_, key), customer_steps in steps.items():
-        per_group[key] += weighted_sum(customer_steps, until)
+        per_group[key] += weighted_sum(customer_steps, micros(until))
     return dict(per_group)
 
 
@@ -248,15 +237,6 @@ def _empty(metric: Metric):
     """The value of no events (docs/metrics.md)."""
     zero = ("COUNT", "SUM", "UNIQUE_COUNT", "WEIGHTED_SUM")
     return 0 if metric.aggregation_type in zero else None
-
-
-def _has_unbuilt(con, customer_id: str) -> bool:
-    """Whether events acknowledged since the build belong to the customer: then a value the
-    build pre-computed would miss them, and the metric is evaluated on demand."""
-    ((count,),) = con.execute(
-        "select count(*) from unbuilt_metric_events where customer_id = ?", [customer_id]
-    ).fetchall()
-    return count > 0
 
 
 def _precomputed(con, metric: Metric, customer_id: str, timeframe: Timeframe):
@@ -289,8 +269,26 @@ def _events(con, metric: Metric, customer_id: str | None, window: Window) -> pa.
     ).to_arrow_table()
 
 
-def _on_demand(con, metric: Metric, customer_id: str, window: Window, limits):
-    return _evaluate(metric, _events(con, metric, customer_id, window), limits)
+def _customer_events(
+    customer: Customer, mine: pa.Table, organization_id: str, window: Window
+) -> pa.Table:
+    """filtered_events of one customer in the window: the snapshot's, held in memory, and the
+    unbuilt ones."""
+    rows = customer.events
+    if mine.num_rows:
+        rows = pa.concat_tables([rows, mine.select(rows.column_names).cast(rows.schema)])
+    start, end = _bounds(window)
+    with duckdb.connect(config={"threads": 1}) as scratch:
+        scratch.register("metric_event_rows", rows)
+        return scratch.sql(
+            metric_sandbox.FILTERED_EVENTS_SQL,
+            params={
+                "org": organization_id,
+                "customer_id": None,
+                "window_start": start,
+                "window_end": end,
+            },
+        ).to_arrow_table()
 
 
 def _sql_groups(metric: Metric, events: pa.Table, group_path: str, limits) -> list[GroupValue]:
@@ -356,11 +354,6 @@ def _json_number(value) -> int | float | None:
         return value
     number = Decimal(value) if isinstance(value, float) else value
     return int(number) if number == number.to_integral_value() else float(value)
-
-
-def _ceil_hour(moment: datetime) -> datetime:
-    floor = moment.replace(minute=0, second=0, microsecond=0)
-    return floor if floor == moment else floor + timedelta(hours=1)
 
 
 def _naive(moment: datetime) -> datetime:
