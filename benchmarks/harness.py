@@ -80,15 +80,23 @@ def generate(
 
 
 def wrk(
-    url: str, key: str, connections: int, seconds: int, script: Path | None = None
+    url: str,
+    key: str,
+    connections: int,
+    seconds: int,
+    script: Path | None = None,
+    expected: str | None = None,
 ) -> dict[str, object]:
     """Load from wrk (a C load generator, so that the server is what is measured): GET `url`,
-    or the requests a Lua `script` makes; latency percentiles and requests/s from its report."""
+    or the requests a Lua `script` makes; latency percentiles and requests/s from its report.
+    With `expected` (a body), every answer is compared with it (wrk/checked_get.lua)."""
+    if expected is not None:
+        script = Path(__file__).parent / "wrk" / "checked_get.lua"
     # a script sets its own headers (from TALLYHOUSE_KEY)
     lua = ["-s", str(script)] if script else ["-H", f"Authorization: Bearer {key}"]
     output = subprocess.run(
             ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", *lua, url],
-        env={**os.environ, "TALLYHOUSE_KEY": key},
+        env={**os.environ, "TALLYHOUSE_KEY": key, "TALLYHOUSE_EXPECTED": expected or ""},
         capture_output=True,
         text=True,
         check=True,
@@ -100,6 +108,7 @@ def wrk(
         return round(number * {"us": 0.001, "ms": 1, "s": 1000}[unit], 2)
 
     failures = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    mismatched = re.search(r"Mismatched answers: (\d+)", output)
     errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
@@ -110,6 +119,7 @@ def wrk(
         "p99_ms": ms("99%"),
         "failures": (int(failures.group(1)) if failures else 0)
         + (sum(int(n) for n in errors.groups()) if errors else 0),
+        **({"wrong_answers": int(mismatched.group(1))} if mismatched else {}),
     }  # fmt: skip
 
 

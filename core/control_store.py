@@ -50,6 +50,8 @@ landing_events = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("received_at", sa.DateTime, nullable=False),
     sa.UniqueConstraint("organization_id", "idempotency_key", name="landing_events_key"),
+    # an organization's events after a sequence number (api/metrics/live.py)
+    sa.Index("landing_events_org_seq", "organization_id", "seq"),
     sqlite_autoincrement=True,
 )
 

@@ -20,10 +20,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from core import sandbox_process
@@ -90,7 +92,47 @@ def check(sql: str, limits: SandboxLimits) -> None:
         con.sql(_slices_query(sql))
 
 
-def evaluate(sql: str, events: pa.Table, limits: SandboxLimits) -> int | Decimal | float | None:
+def filtered_events(
+    rows: pa.Table, organization_id: str, start: datetime, end: datetime
+) -> pa.Table:
+    """FILTERED_EVENTS_SQL over `rows` (shaped as metric_event_rows) in [start, end)."""
+    with duckdb.connect(config={"threads": 1}) as scratch:
+        scratch.register("metric_event_rows", rows)
+        return scratch.sql(
+            FILTERED_EVENTS_SQL,
+            params={
+                "org": organization_id,
+                "customer_id": None,
+                "window_start": start,
+                "window_end": end,
+            },
+        ).to_arrow_table()
+
+
+@dataclass(frozen=True)
+class MappedWindow:
+    """filtered_events of one customer and timeframe, sent to a worker by reference: the rows
+    of an Arrow IPC file (filtered_events' columns, in time order) in [start, end), which the
+    worker maps rather than receives, and `extra` rows (already in the window)."""
+
+    path: Path
+    start: datetime
+    end: datetime
+    extra: pa.Table
+
+    def read(self) -> pa.Table:
+        table = pa.ipc.open_file(pa.memory_map(str(self.path))).read_all()
+        stamps = table["timestamp"].to_numpy()
+        first, last = np.searchsorted(stamps, [np.datetime64(self.start), np.datetime64(self.end)])
+        rows = table.slice(int(first), int(last - first))
+        if not self.extra.num_rows:
+            return rows
+        return pa.concat_tables([rows, self.extra.select(rows.column_names).cast(rows.schema)])
+
+
+def evaluate(
+    sql: str, events: pa.Table | MappedWindow, limits: SandboxLimits
+) -> int | Decimal | float | None:
     """The query's one numeric value over `events` (one customer, one timeframe)."""
     return _in_worker(("value", sql, events, None, limits), limits)
 

@@ -41,6 +41,8 @@ def _answer(request: tuple) -> tuple:
     if isinstance(events, Path):
         # mapped, not read: the pages stay the file's (before the cap, which counts them)
         events = pa.ipc.open_file(pa.memory_map(str(events))).read_all()
+    elif isinstance(events, metric_sandbox.MappedWindow):
+        events = events.read()
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = _address_space() + _bytes(limits.memory) + ADDRESS_SLACK
     unlimited = hard == resource.RLIM_INFINITY

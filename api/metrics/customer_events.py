@@ -12,9 +12,11 @@ to either.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
+import weakref
 from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
@@ -27,6 +29,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.event_body import ALL_TIME
+from core.metric_sandbox import MappedWindow, filtered_events
 from core.sql import load_sql
 
 _QUERIES = Path(__file__).parent / "queries"
@@ -62,11 +66,15 @@ def weighted_sum(steps: list[tuple[int, int]], until: int) -> Decimal:
     return Decimal(total) / _MICRO_VALUE_HOURS
 
 
+# the order of a customer's events: LATEST's and a gauge's ties go to the greater event id
+SERIES_ORDER = [("timestamp", "ascending"), ("event_id", "ascending")]
+
+
 class Series:
-    """One event type's events of one customer in the snapshot, in time order."""
+    """One event type's events of one customer, in time order (SERIES_ORDER)."""
 
     def __init__(self, events: pa.Table) -> None:
-        self.at = pc.cast(events["event_at"], pa.int64()).to_numpy()
+        self.at = pc.cast(events["timestamp"], pa.int64()).to_numpy()
         self.ids: list[str] = events["event_id"].to_pylist()
         values = pc.cast(pc.multiply(events["event_value"], _MILLION), pa.int64())
         self.present = pc.is_valid(values).to_numpy(zero_copy_only=False)
@@ -99,124 +107,87 @@ class Series:
         return [0, *accumulate(map(mul, values, gaps))]
 
 
-@dataclass(frozen=True)
-class Extra:
-    """An unbuilt event of the customer's, of the metric's event type."""
-
-    at: int
-    event_id: str
-    millionths: int | None
-    string: str | None
-
-
-def extras(unbuilt: pa.Table, event_name: str) -> list[Extra]:
-    """The unbuilt events of one type (already the customer's), in time order."""
-    chosen = unbuilt.filter(pc.equal(unbuilt["event_name"], event_name))
-    if not chosen.num_rows:
-        return []
-    values = pc.cast(pc.multiply(chosen["event_value"], _MILLION), pa.int64()).to_pylist()
-    rows = zip(
-        pc.cast(chosen["event_at"], pa.int64()).to_pylist(),
-        chosen["event_id"].to_pylist(),
-        values,
-        chosen["event_string"].to_pylist(),
-        strict=True,
-    )
-    return sorted((Extra(*row) for row in rows), key=lambda e: (e.at, e.event_id))
-
-
-def simple_value(
-    aggregation: str, series: Series | None, extra: list[Extra], start: int, end: int, until: int
-):
-    """A simple metric's value over [start, end) (microseconds): the snapshot's events of the
-    type (`series`, None when there are none) and the unbuilt ones (`extra`)."""
-    i, j = series.span(start, end) if series is not None else (0, 0)
-    inside = [e for e in extra if start <= e.at < end]
-    count = (j - i) + len(inside)
+def simple_value(aggregation: str, series: Series, start: int, end: int, until: int):
+    """A simple metric's value over [start, end) (microseconds) of a series; a gauge's up to
+    `until`."""
+    i, j = series.span(start, end)
     if aggregation == "COUNT":
-        return count
+        return j - i
     if aggregation in ("SUM", "AVG"):
-        total = (series.sums[j] - series.sums[i] if j > i else 0) + sum(
-            e.millionths for e in inside if e.millionths is not None
-        )
+        total = _value(series.sums[j] - series.sums[i])
         if aggregation == "SUM":
-            return _value(total)
-        return _value(total) / count if count else None
+            return total
+        return total / (j - i) if j > i else None
     if aggregation in ("MIN", "MAX"):
-        pick = min if aggregation == "MIN" else max
-        found = [e.millionths for e in inside if e.millionths is not None]
-        if j > i:
-            present = series.millionths[i:j][series.present[i:j]]
-            if present.size:
-                found.append(int(present.min() if aggregation == "MIN" else present.max()))
-        return _value(pick(found)) if found else None
+        present = series.millionths[i:j][series.present[i:j]]
+        if not present.size:
+            return None
+        return _value(int(present.min() if aggregation == "MIN" else present.max()))
     if aggregation == "UNIQUE_COUNT":
-        distinct = 0
-        seen = np.zeros(0, dtype=bool)
-        known: dict[str, int] = {}
-        if j > i:
-            codes, known = series.codes
-            window = codes[i:j]
-            seen = np.bincount(window[window >= 0], minlength=len(known)) > 0
-            distinct = int(seen.sum())
-        added = {e.string for e in inside if e.string is not None}
-        distinct += sum(1 for s in added if s not in known or not seen[known[s]])
-        return distinct
+        codes, known = series.codes
+        window = codes[i:j]
+        return int(np.count_nonzero(np.bincount(window[window >= 0], minlength=len(known))))
     if aggregation == "LATEST":
-        candidates = [(e.at, e.event_id, e.millionths) for e in inside]
-        if j > i:
-            last = j - 1
-            present = bool(series.present[last])
-            candidates.append(
-                (int(series.at[last]), series.ids[last],
-                 int(series.millionths[last]) if present else None)
-            )  # fmt: skip
-        return _value(max(candidates)[2]) if candidates else None
+        return _value(int(series.millionths[j - 1])) if j > i and series.present[j - 1] else None
     if aggregation == "WEIGHTED_SUM":
-        return _weighted(series, extra, start, end, until)
+        return _weighted(series, start, end, until)
     raise ValueError(aggregation)
 
 
-def _weighted(series: Series | None, extra: list[Extra], start: int, end: int, until: int):
-    """The steps: the value in force at `start` (the last event before it), then each event
-    in [start, end), in time order (ties: event id)."""
-    if series is None or extra:  # the few customers with unbuilt steps: step by step
-        steps = (
-            []
-            if series is None
-            else list(zip(series.at.tolist(), series.ids, series.millionths.tolist(), strict=True))
-        )
-        merged = sorted(steps + [(e.at, e.event_id, e.millionths or 0) for e in extra])
-        before = [(at, value) for at, _, value in merged if at < start]
-        inside = [(at, value) for at, _, value in merged if start <= at < end]
-        carried = [(start, before[-1][1])] if before else []
-        return weighted_sum(carried + inside, until)
-    i, j = series.span(start, end)  # from running totals; a step at or after `until` holds 0
-    j = min(j, int(np.searchsorted(series.at, until, "left")))
+def _weighted(series: Series, start: int, end: int, until: int) -> Decimal:
+    """The integral over [start, until) of the value in force: that of the last event (in
+    time order, ties by event id) at or before each instant, the last one before `start`
+    carried in; 0 before the first. From running totals."""
+    until = min(until, end)
+    if until <= start:
+        return Decimal(0)
     at, values = series.at, series.millionths
-    total = 0
-    if i > 0:
-        total += int(values[i - 1]) * (int(at[i]) - start if j > i else max(until - start, 0))
-    if j > i:
-        total += series.held[j - 1] - series.held[i]
-        total += int(values[j - 1]) * max(until - int(at[j - 1]), 0)
+    first = int(np.searchsorted(at, start, "left"))
+    last = int(np.searchsorted(at, until, "left"))  # the events before `until`
+    carried = int(values[first - 1]) if first else 0
+    if last <= first:
+        return Decimal(carried * (until - start)) / _MICRO_VALUE_HOURS
+    total = (
+        carried * (int(at[first]) - start)
+        + series.held[last - 1]
+        - series.held[first]
+        + int(values[last - 1]) * (until - int(at[last - 1]))
+    )
     return Decimal(total) / _MICRO_VALUE_HOURS
 
 
 class Customer:
-    """One customer's events in the snapshot, in time order, and a series per event type."""
+    """One customer's events in the snapshot (filtered_events' columns, in time order, mapped
+    from `path`), and a series per event type."""
 
-    def __init__(self, events: pa.Table) -> None:
+    def __init__(self, events: pa.Table, path: Path) -> None:
         self.events = events
-        self._series: dict[str, Series | None] = {}
+        self.path = path
+        self._series: dict[str, tuple[int, Series | None]] = {}
         self._lock = threading.Lock()
 
-    def series(self, event_name: str) -> Series | None:
+    def series(self, event_name: str, unbuilt: pa.Table) -> Series | None:
+        """The snapshot's events of the type with the customer's `unbuilt` ones of it: made
+        again only when more unbuilt events came (they only ever grow within a snapshot)."""
         with self._lock:
-            if event_name not in self._series:
+            made = self._series.get(event_name)
+            if made is None or made[0] != unbuilt.num_rows:
+                added = unbuilt.filter(pc.equal(unbuilt["event_name"], event_name))
                 chosen = self.events.filter(pc.equal(self.events["event_name"], event_name))
-                self._series[event_name] = Series(chosen) if chosen.num_rows else None
-            return self._series[event_name]
+                if added.num_rows:
+                    added = added.select(chosen.column_names).cast(chosen.schema)
+                    chosen = pa.concat_tables([chosen, added])
+                    chosen = chosen.take(pc.sort_indices(chosen, SERIES_ORDER))
+                made = (unbuilt.num_rows, Series(chosen) if chosen.num_rows else None)
+                self._series[event_name] = made
+            return made[1]
+
+    def window(self, unbuilt: pa.Table, start: datetime, end: datetime) -> MappedWindow:
+        """filtered_events in [start, end), for a worker to map: the snapshot's from the file,
+        and the unbuilt ones."""
+        stamps = unbuilt["timestamp"]
+        inside = pc.and_(pc.greater_equal(stamps, start), pc.less(stamps, end))
+        return MappedWindow(self.path, start, end, unbuilt.filter(inside))
 
 
 class CustomerEvents:
@@ -229,6 +200,8 @@ class CustomerEvents:
         self._rows = 0
         self._lock = threading.Lock()
         self._loading: dict[tuple[str, str], threading.Lock] = {}
+        self._folder: Path | None = None  # the customers' files, made on first use
+        self._files = 0
 
     def of(self, organization_id: str, customer_id: str, max_rows: int) -> Customer:
         """The customer's events; kept unless they are more than `max_rows`."""
@@ -244,7 +217,7 @@ class CustomerEvents:
                 found = self._customers.get(key)
             if found is not None:
                 return found
-            customer = Customer(self._read(organization_id, customer_id))
+            customer = self._read(organization_id, customer_id)
             with self._lock:
                 self._loading.pop(key, None)
                 if customer.events.num_rows <= max_rows:
@@ -255,12 +228,25 @@ class CustomerEvents:
                         self._rows -= dropped.events.num_rows
             return customer
 
-    def _read(self, organization_id: str, customer_id: str) -> pa.Table:
+    def _read(self, organization_id: str, customer_id: str) -> Customer:
         cursor = self._connection.cursor()
         try:
-            return cursor.sql(
+            rows = cursor.sql(
                 load_sql(_QUERIES, "customer_events"),
                 params={"org": organization_id, "customer_id": customer_id},
             ).to_arrow_table()
         finally:
             cursor.close()
+        events = filtered_events(rows, organization_id, *ALL_TIME)
+        events = events.take(pc.sort_indices(events, SERIES_ORDER))
+        with self._lock:
+            if self._folder is None:
+                self._folder = Path(tempfile.mkdtemp(prefix="tallyhouse-values-"))
+                weakref.finalize(self, shutil.rmtree, self._folder, True)
+            self._files += 1
+            path = self._folder / f"{self._files}.arrow"
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, events.schema) as writer:
+            writer.write_table(events)
+        customer = Customer(pa.ipc.open_file(pa.memory_map(str(path))).read_all(), path)
+        weakref.finalize(customer, path.unlink, True)
+        return customer

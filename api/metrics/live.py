@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from core.control_store import landing_events
+from core.event_body import ALL_TIME
+from core.metric_sandbox import filtered_events
 from core.sql import load_sql
 
 _QUERIES = Path(__file__).parent / "queries"
@@ -89,11 +92,19 @@ _EMPTY = _typed(_raw("", []))
 
 @dataclass
 class _Held:
-    """One organization's unbuilt events read so far: `rows` of them, the last at `last_seq`."""
+    """One organization's unbuilt events read so far: `rows` of them, the last at `last_seq`;
+    each customer's, picked out when first asked."""
 
     last_seq: int
     rows: int
     events: pa.Table
+    customers: dict[str, pa.Table] = field(default_factory=dict)
+
+    def of_customer(self, organization_id: str, customer_id: str) -> pa.Table:
+        if customer_id not in self.customers:
+            rows = self.events.filter(pc.equal(self.events["customer_id"], customer_id))
+            self.customers[customer_id] = filtered_events(rows, organization_id, *ALL_TIME)
+        return self.customers[customer_id]
 
 
 class UnbuiltEvents:
@@ -111,8 +122,17 @@ class UnbuiltEvents:
 
     def of(self, store: sa.Engine, organization_id: str) -> pa.Table:
         """The organization's unbuilt events, as the write API has acknowledged them so far."""
+        return self._fresh(store, organization_id).events
+
+    def of_customer(self, store: sa.Engine, organization_id: str, customer_id: str) -> pa.Table:
+        """The same, of one customer, with filtered_events' columns."""
+        held = self._fresh(store, organization_id)
+        with self._lock:
+            return held.of_customer(organization_id, customer_id)
+
+    def _fresh(self, store: sa.Engine, organization_id: str) -> _Held:
         if self.after_seq is None:
-            return _EMPTY
+            return _Held(0, 0, _EMPTY)
         with self._lock:
             held = self._held.get(organization_id) or _Held(self.after_seq, 0, _EMPTY)
             found = self._read(store, organization_id, held.last_seq)
@@ -124,12 +144,12 @@ class UnbuiltEvents:
                 held = _Held(self.after_seq, 0, _EMPTY)
                 found = self._read(store, organization_id, self.after_seq)
                 last_seq, rows = (found[-1][0] if found else self.after_seq), len(found)
-            events = held.events
             if found:
                 new = _typed(_raw(organization_id, [row[1:] for row in found]))
-                events = pa.concat_tables([events, new]) if events.num_rows else new
-            self._held[organization_id] = _Held(last_seq, rows, events)
-            return events
+                events = pa.concat_tables([held.events, new]) if held.events.num_rows else new
+                held = _Held(last_seq, rows, events)
+            self._held[organization_id] = held
+            return held
 
     @staticmethod
     def _read(store: sa.Engine, organization_id: str, after_seq: int) -> list:

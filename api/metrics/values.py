@@ -30,7 +30,7 @@ from api.metrics.schemas import GroupValue, MetricValue, Precomputation, Timefra
 from api.metrics.service import Metric, runnable_sql
 from api.metrics.timeframe import Timeframe, Window
 from api.periods import iso_ms
-from api.snapshot import SnapshotView
+from api.snapshot import MISSING, SnapshotView
 from core import metric_sandbox
 from core.event_body import ALL_TIME
 from core.metric_sql import PRECOMPUTED_DAYS
@@ -85,21 +85,20 @@ def metric_value(
     """Over the snapshot's events and the events acknowledged since (api/metrics/live.py)."""
     window = timeframe.window(now)
     group_path = _group_path(group_by)
-    unbuilt = view.kept(live.UnbuiltEvents).of(store, metric.organization_id)
+    unbuilt = view.kept(live.UnbuiltEvents)
     if customer_id is not None and group_path is None:  # from the customer's events in memory
         customer = view.kept(CustomerEvents).of(metric.organization_id, customer_id, cache_rows)
-        mine = unbuilt.filter(pc.equal(unbuilt["customer_id"], customer_id))
+        mine = unbuilt.of_customer(store, metric.organization_id, customer_id)
         if metric.query_type == "simple":
             value = _simple(customer, mine, metric, window, now)
             return _answer(metric, customer_id, timeframe, window, value, now, precomputed=False)
         if metric.query_type == "indexed" and not mine.num_rows:
-            answer = _precomputed_answer(con, metric, customer_id, timeframe)
+            answer = _precomputed_answer(view, con, metric, customer_id, timeframe)
             if answer is not None:
                 return answer
-        events = _customer_events(customer, mine, metric.organization_id, window)
-        value = _evaluate(metric, events, limits)
+        value = _evaluate(metric, customer.window(mine, *_bounds(window)), limits)
         return _answer(metric, customer_id, timeframe, window, value, now, precomputed=False)
-    live.attach(con, unbuilt)
+    live.attach(con, unbuilt.of(store, metric.organization_id))
     if metric.query_type == "simple":
         value, groups = _simple_grouped(con, metric, customer_id, window, now, group_path)
         return _answer(
@@ -113,9 +112,16 @@ def metric_value(
     )
 
 
-def _precomputed_answer(con, metric: Metric, customer_id: str, timeframe: Timeframe):
-    """The value the build pre-computed for this slice and definition version, if any."""
-    row = _precomputed(con, metric, customer_id, timeframe)
+def _precomputed_answer(
+    view: SnapshotView, con, metric: Metric, customer_id: str, timeframe: Timeframe
+):
+    """The value the build pre-computed for this slice and definition version, if any (read
+    once per snapshot)."""
+    question = ("precomputed", metric.metric_id, metric.version, customer_id, slice_key(timeframe))
+    row = view.answers.get(question)
+    if row is MISSING:
+        row = _precomputed(con, metric, customer_id, timeframe)
+        view.answers.put(question, row)
     if row is None:
         return None
     value, result_rows, start, end, as_of = row
@@ -176,14 +182,11 @@ def _params(metric: Metric, customer_id: str | None, window: Window) -> dict:
 
 def _simple(customer: Customer, mine: pa.Table, metric: Metric, window: Window, now: datetime):
     start, end = (micros(moment) for moment in _bounds(window))
-    return customer_events.simple_value(
-        metric.aggregation_type,
-        customer.series(metric.event_name),
-        customer_events.extras(mine, metric.event_name),
-        start,
-        end,
-        min(end, micros(now)),
-    )
+    series = customer.series(metric.event_name, mine)
+    if series is None:
+        return _empty(metric)
+    until = min(end, micros(now))
+    return customer_events.simple_value(metric.aggregation_type, series, start, end, until)
 
 
 def _simple_grouped(
@@ -267,28 +270,6 @@ def _events(con, metric: Metric, customer_id: str | None, window: Window) -> pa.
             "window_end": end,
         },
     ).to_arrow_table()
-
-
-def _customer_events(
-    customer: Customer, mine: pa.Table, organization_id: str, window: Window
-) -> pa.Table:
-    """filtered_events of one customer in the window: the snapshot's, held in memory, and the
-    unbuilt ones."""
-    rows = customer.events
-    if mine.num_rows:
-        rows = pa.concat_tables([rows, mine.select(rows.column_names).cast(rows.schema)])
-    start, end = _bounds(window)
-    with duckdb.connect(config={"threads": 1}) as scratch:
-        scratch.register("metric_event_rows", rows)
-        return scratch.sql(
-            metric_sandbox.FILTERED_EVENTS_SQL,
-            params={
-                "org": organization_id,
-                "customer_id": None,
-                "window_start": start,
-                "window_end": end,
-            },
-        ).to_arrow_table()
 
 
 def _sql_groups(metric: Metric, events: pa.Table, group_path: str, limits) -> list[GroupValue]:

@@ -53,8 +53,12 @@ def test_a_store_of_before_migrations_is_upgraded_with_everything_in_it(dialect,
     engine = new_engine(url)
     _load_fixture(engine, dialect)
     assert store_revision(engine) is None
-    assert upgrade_store(engine) == (None, "0001") and head_revision() == "0001"
-    assert store_revision(engine) == "0001"
+    assert upgrade_store(engine) == (None, "0002") and head_revision() == "0002"
+    assert store_revision(engine) == "0002"
+    indexes = {
+        i["name"]: i["column_names"] for i in sa.inspect(engine).get_indexes("landing_events")
+    }
+    assert indexes["landing_events_org_seq"] == ["organization_id", "seq"]
     key = authenticate(engine, FIXTURE_KEY)
     assert key is not None
     assert (key.key_id, key.organization_id, sorted(key.scopes)) == (
@@ -75,7 +79,7 @@ def test_a_store_of_before_migrations_is_upgraded_with_everything_in_it(dialect,
         ).fetchall()
     assert [tuple(row) for row in events] == [(1, "fixture-1")]
     # the newest already: nothing to do, and the store is as it was
-    assert upgrade_store(engine) == ("0001", "0001")
+    assert upgrade_store(engine) == ("0002", "0002")
     assert authenticate(engine, FIXTURE_KEY) == key
     if dialect == "postgresql":
         with engine.begin() as con:  # the next test of the module finds an empty database
@@ -107,12 +111,12 @@ def test_processes_that_open_a_new_store_at_once_take_turns(tmp_path):
     assert [process.returncode for process in processes] == [0] * 4, outcomes
     said = sorted(out.strip() for out, _ in outcomes)
     # one upgraded the new store; the others found it done (before is read before the lock)
-    assert said.count("(None, '0001')") >= 1
-    assert set(said) <= {"(None, '0001')", "('0001', '0001')"}
+    assert said.count("(None, '0002')") >= 1
+    assert set(said) <= {"(None, '0002')", "('0002', '0002')"}
     engine = engine_for(url)
-    assert store_revision(engine) == "0001"
+    assert store_revision(engine) == "0002"
     tables = set(sa.inspect(engine).get_table_names())
     assert tables == {"alembic_version", "api_keys", "landing_events", "metric_definitions"}
     with engine.connect() as con:
         versions = con.exec_driver_sql("select version_num from alembic_version").fetchall()
-    assert versions == [("0001",)]
+    assert versions == [("0002",)]
