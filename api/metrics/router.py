@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from api.deps import Answers, AppSettings, Now, Snapshot, require_scope
+from api.deps import Answers, AppSettings, Now, require_scope
 from api.errors import error_responses
 from api.keys.service import ApiKey
 from api.metrics import service, timeframe, values
@@ -130,7 +130,6 @@ def metric_value(
     key: MetricsReader,
     request: Request,
     view: Answers,
-    con: Snapshot,
     now: Now,
     settings: AppSettings,
     customerId: Annotated[  # noqa: N803
@@ -177,7 +176,6 @@ def metric_value(
     frame = timeframe.parse(request.query_params, settings.max_range_days)
     return values.metric_value(
         view,
-        con,
         request.app.state.store,
         metric,
         customerId,

@@ -72,7 +72,6 @@ def _too_many(metric: Metric, groups: int) -> None:
 
 def metric_value(
     view: SnapshotView,
-    con: duckdb.DuckDBPyConnection,
     store: sa.Engine,
     metric: Metric,
     customer_id: str | None,
@@ -93,12 +92,24 @@ def metric_value(
             value = _simple(customer, mine, metric, window, now)
             return _answer(metric, customer_id, timeframe, window, value, now, precomputed=False)
         if metric.query_type == "indexed" and not mine.num_rows:
-            answer = _precomputed_answer(view, con, metric, customer_id, timeframe)
+            answer = _precomputed_answer(view, metric, customer_id, timeframe)
             if answer is not None:
                 return answer
         value = _evaluate(metric, customer.window(mine, *_bounds(window)), limits)
         return _answer(metric, customer_id, timeframe, window, value, now, precomputed=False)
-    live.attach(con, unbuilt.of(store, metric.organization_id))
+    con = view.connection.cursor()
+    try:
+        live.attach(con, unbuilt.of(store, metric.organization_id))
+        return _organization_value(
+            con, metric, customer_id, timeframe, window, now, limits, group_path
+        )
+    finally:
+        con.close()
+
+
+def _organization_value(con, metric, customer_id, timeframe, window, now, limits, group_path):
+    """The organization's value (customer_id None) or a value by group, from SQL over the
+    snapshot's events and the unbuilt ones (`metric_event_rows`)."""
     if metric.query_type == "simple":
         value, groups = _simple_grouped(con, metric, customer_id, window, now, group_path)
         return _answer(
@@ -112,15 +123,17 @@ def metric_value(
     )
 
 
-def _precomputed_answer(
-    view: SnapshotView, con, metric: Metric, customer_id: str, timeframe: Timeframe
-):
+def _precomputed_answer(view: SnapshotView, metric: Metric, customer_id: str, timeframe):
     """The value the build pre-computed for this slice and definition version, if any (read
     once per snapshot)."""
     question = ("precomputed", metric.metric_id, metric.version, customer_id, slice_key(timeframe))
     row = view.answers.get(question)
     if row is MISSING:
-        row = _precomputed(con, metric, customer_id, timeframe)
+        con = view.connection.cursor()
+        try:
+            row = _precomputed(con, metric, customer_id, timeframe)
+        finally:
+            con.close()
         view.answers.put(question, row)
     if row is None:
         return None

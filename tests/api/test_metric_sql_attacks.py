@@ -12,6 +12,7 @@ import pytest
 from api.keys.service import create_key
 from core import metric_sandbox
 from core.control_store import engine_for
+from core.metric_sql import FILTERED_EVENTS_COLUMNS
 from tests.api.conftest import auth
 
 LOOT = Path("/tmp/tallyhouse-attack-loot")
@@ -154,6 +155,11 @@ def test_filtered_events_holds_only_the_callers_customer(client, writer, oracle)
         "set enable_external_access = true",
         "set threads = 64",
         "select count(*) from duckdb_secrets()",
+        # what would outlive the evaluation's connection in the process's database
+        "attach ':memory:' as loot",
+        "create table loot as select * from filtered_events",
+        "create macro count_star() as 42",
+        "select 1; select 2",
     ],
 )
 def test_the_sandbox_stops_what_validation_would_let_through(statement):
@@ -164,3 +170,13 @@ def test_the_sandbox_stops_what_validation_would_let_through(statement):
     assert not isinstance(raised.value, metric_sandbox.MetricResultInvalid), raised.value
     assert not Path("/tmp/tallyhouse-attack-loot.db").exists()
     assert not Path(f"{LOOT}.csv").exists()
+
+
+def test_one_evaluation_sees_nothing_of_another():
+    """Evaluations share a database per process: each one's rows are its connection's own."""
+    limits = metric_sandbox.SandboxLimits(seconds=1)
+    three = pa.table({name: pa.nulls(3, pa.string()) for name in FILTERED_EVENTS_COLUMNS})
+    count = "select count(*) from filtered_events"
+    assert metric_sandbox.evaluate_here(count, three, limits) == 3
+    assert metric_sandbox.evaluate_here(count, None, limits) == 0
+    assert metric_sandbox.evaluate_here(count, three.slice(0, 1), limits) == 1
