@@ -26,7 +26,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from core.control_store import landing_events
 from core.event_body import ALL_TIME
 from core.metric_sandbox import filtered_events
 from core.sql import load_sql
@@ -47,6 +46,10 @@ _RAW = pa.schema(
     ]
 )
 _TYPE_SQL = load_sql(_QUERIES, "type_unbuilt_events")
+_STORE_SQL = Path(__file__).parent / "sql"
+# the store's rows after a sequence number, and how many there are up to another
+_UNBUILT_ROWS = sa.text(load_sql(_STORE_SQL, "unbuilt_rows")).columns(received_at=sa.DateTime)
+_UNBUILT_COUNT = sa.text(load_sql(_STORE_SQL, "unbuilt_count"))
 
 
 def through_seq(con: duckdb.DuckDBPyConnection) -> int | None:
@@ -153,24 +156,14 @@ class UnbuiltEvents:
 
     @staticmethod
     def _read(store: sa.Engine, organization_id: str, after_seq: int) -> list:
-        c = landing_events.c
         with store.connect() as con:
-            return con.execute(
-                sa.select(c.seq, c.event_id, c.body, c.received_at)
-                .where(c.organization_id == organization_id)
-                .where(c.seq > after_seq)
-                .order_by(c.seq)
-            ).all()  # fmt: skip
+            return con.execute(_UNBUILT_ROWS, {"org": organization_id, "after": after_seq}).all()
 
     def _count(self, store: sa.Engine, organization_id: str, last_seq: int) -> int:
-        c = landing_events.c
         with store.connect() as con:
             return con.execute(
-                sa.select(sa.func.count())
-                .select_from(landing_events)
-                .where(c.organization_id == organization_id)
-                .where(c.seq > self.after_seq, c.seq <= last_seq)
-            ).scalar_one()  # fmt: skip
+                _UNBUILT_COUNT, {"org": organization_id, "after": self.after_seq, "last": last_seq}
+            ).scalar_one()
 
 
 def attach(con: duckdb.DuckDBPyConnection, unbuilt: pa.Table) -> None:
