@@ -8,7 +8,9 @@ process tree) → the floor (one DuckDB query) and the pandas script from the sa
 each compared row by row with the build's daily mart → the read API under load (wrk), and
 each cost endpoint's answer aggregated from the raw events per request → the no-op build →
 1% new events and the incremental build (marginal ratio), then 1% more (its publish recycles
-the first snapshot: the home keeps 2). Then once: the ingest API (wrk).
+the first snapshot: the home keeps 2) → metric values with 10,000 acknowledged but unbuilt
+events, each answer checked against the oracle (metric_values.py). Then once: the ingest API
+(wrk).
 Printed as tables and written to benchmarks/results/run.json.
 
 The pandas script holds every event in memory (~3.5 GB per million); above
@@ -39,6 +41,7 @@ from harness import (
     write_json,
 )
 from ingest_api import measure as measure_ingest
+from metric_values import measure as measure_metric_values
 from read_api import create_metrics
 from read_api import measure as measure_reads
 
@@ -82,6 +85,13 @@ def measure_size(events: int, options: argparse.Namespace) -> dict[str, object]:
         # home that has built a few times does; the first +1% copies the served one
         add_new_events(home, events // 100, tag="again", seed=3)
         again_s, _ = _build(env)
+        metric_values = []
+        if events <= options.reads_max_events:  # last: its unbuilt events are never built
+            print(f"[{events:,}] metric values with unbuilt events", flush=True)
+            metric_values = measure_metric_values(
+                home, env, metric_ids, unbuilt=10_000, seconds=options.seconds,
+                connections=options.connections, workers=options.workers,
+            )  # fmt: skip
     finally:
         if not options.keep:
             shutil.rmtree(home, ignore_errors=True)
@@ -110,6 +120,7 @@ def measure_size(events: int, options: argparse.Namespace) -> dict[str, object]:
             else {"skipped": f"over --pandas-max-events {options.pandas_max_events:,}"}
         ),
         "read_api": reads,
+        "metric_values": metric_values,
         "home": home if options.keep else None,
     }
 
@@ -138,7 +149,8 @@ def main() -> None:
     for events in options.events or [1_000_000]:
         sizes.append(measure_size(events, options))
         # each size's figures as soon as they are measured (a 100M run takes an hour)
-        print(json.dumps({k: v for k, v in sizes[-1].items() if k != "read_api"}), flush=True)
+        figures = sizes[-1].items()
+        print(json.dumps({k: v for k, v in figures if k not in ("read_api", "metric_values")}))
     ingest = (
         None if options.skip_ingest else measure_ingest(options.workers, options.connections, 10)
     )
@@ -158,6 +170,8 @@ def main() -> None:
     )
     print()
     print_table([{"events": s["events"], **row} for s in sizes for row in s["read_api"]])
+    print()
+    print_table([{"events": s["events"], **row} for s in sizes for row in s["metric_values"]])
     if ingest:
         print()
         print_table(ingest)

@@ -9,8 +9,10 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from api.keys.service import create_key
+from api.main import create_app
 from core.control_store import engine_for, metric_definitions
 from tests.api.conftest import auth
 from tests.api.metrics_oracle import aggregate, customer_events, json_number, weighted_sum
@@ -513,6 +515,34 @@ class TestMetricValue:
                 got = value(client, writer["acme"], metric["id"], customerId=customer, **params)
                 assert got.json()["value"] == expected, (customer, params)
                 assert got.json()["precomputed"] is False
+
+    def test_a_server_that_keeps_no_customer_answers_the_same(
+        self, built_home, client, writer, oracle, customers
+    ):
+        """TALLYHOUSE_METRIC_CACHE_ROWS=0: every request reads the customer's events again
+        (docs/metrics.md#how-fast); the values are those of a server that keeps them."""
+        settings, _ = built_home
+        keeps_none = settings.model_copy(update={"rate_limit": 0, "metric_cache_rows": 0})
+        summed = create(
+            client, writer["acme"], {**SIMPLE, "aggregationType": "SUM", "eventName": "llm_call"}
+        )
+        eu_logins = create(client, writer["acme"], COMPLEX)
+        with TestClient(create_app(keeps_none)) as uncached:
+            for customer in customers:
+                events = customer_events(oracle, "acme", customer)
+                logins = sum(
+                    1
+                    for e in events
+                    if e.body["eventType"] == "user-login" and e.body["metadata"]["region"] == "eu"
+                )
+                expected = {
+                    summed["id"]: json_number(aggregate(events, "llm_call", "SUM")),
+                    eu_logins["id"]: logins,
+                }
+                for metric_id, wanted in expected.items():
+                    for server in (uncached, uncached, client):
+                        got = value(server, writer["acme"], metric_id, customerId=customer)
+                        assert got.json()["value"] == wanted, (customer, metric_id)
 
     def test_another_organizations_key_never_sees_acmes_rows(
         self, client, writer, oracle, customers
