@@ -32,7 +32,7 @@ import pyarrow as pa
 from core import sandbox_process
 from core.metric_sql import FILTERED_EVENTS, FILTERED_EVENTS_COLUMNS
 from core.settings import Settings
-from core.sql import load_sql
+from core.sql import load_sql, scratch
 
 # The result's one column must be exactly one of these types (DuckDB's type ids): a list,
 # struct or map of numbers is not a number, whatever its name starts with.
@@ -97,9 +97,9 @@ def filtered_events(
     rows: pa.Table, organization_id: str, start: datetime, end: datetime
 ) -> pa.Table:
     """FILTERED_EVENTS_SQL over `rows` (shaped as metric_event_rows) in [start, end)."""
-    with duckdb.connect(config={"threads": 1}) as scratch:
-        scratch.register("metric_event_rows", rows)
-        return scratch.sql(
+    with scratch() as con:
+        con.register("metric_event_rows", rows)
+        return con.sql(
             FILTERED_EVENTS_SQL,
             params={
                 "org": organization_id,

@@ -166,6 +166,11 @@ class Customer:
         self._series: dict[str, tuple[int, Series | None]] = {}
         self._lock = threading.Lock()
 
+    def has_series(self, event_name: str, unbuilt: pa.Table) -> bool:
+        """Whether `series` is made already for these unbuilt events (a lookup, no work)."""
+        made = self._series.get(event_name)
+        return made is not None and made[0] == unbuilt.num_rows
+
     def series(self, event_name: str, unbuilt: pa.Table) -> Series | None:
         """The snapshot's events of the type with the customer's `unbuilt` ones of it: made
         again only when more unbuilt events came (they only ever grow within a snapshot)."""
@@ -202,6 +207,11 @@ class CustomerEvents:
         self._loading: dict[tuple[str, str], threading.Lock] = {}
         self._folder: Path | None = None  # the customers' files, made on first use
         self._files = 0
+
+    def held(self, organization_id: str, customer_id: str) -> Customer | None:
+        """The customer's events if they are in memory already."""
+        with self._lock:
+            return self._customers.get((organization_id, customer_id))
 
     def of(self, organization_id: str, customer_id: str, max_rows: int) -> Customer:
         """The customer's events; kept unless they are more than `max_rows`."""

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from core.event_body import ALL_TIME
 from core.metric_sandbox import filtered_events
-from core.sql import load_sql
+from core.sql import load_sql, scratch
 
 _QUERIES = Path(__file__).parent / "queries"
 _RAW = pa.schema(
@@ -85,9 +85,9 @@ def _raw(organization_id: str, found) -> pa.Table:
 
 
 def _typed(raw: pa.Table) -> pa.Table:
-    with duckdb.connect(config={"threads": 1}) as scratch:
-        scratch.register("unbuilt_raw", raw)
-        return scratch.sql(_TYPE_SQL).to_arrow_table()
+    with scratch() as con:
+        con.register("unbuilt_raw", raw)
+        return con.sql(_TYPE_SQL).to_arrow_table()
 
 
 _EMPTY = _typed(_raw("", []))

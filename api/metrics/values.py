@@ -34,7 +34,7 @@ from api.snapshot import MISSING, SnapshotView
 from core import metric_sandbox
 from core.event_body import ALL_TIME
 from core.metric_sql import PRECOMPUTED_DAYS
-from core.sql import load_sql
+from core.sql import load_sql, scratch
 
 _QUERIES = Path(__file__).parent / "queries"
 
@@ -123,10 +123,44 @@ def _organization_value(con, metric, customer_id, timeframe, window, now, limits
     )
 
 
+def remembered_value(
+    view: SnapshotView,
+    store: sa.Engine,
+    metric: Metric,
+    customer_id: str | None,
+    timeframe: Timeframe,
+    now: datetime,
+    group_by: str | None,
+) -> MetricValue | None:
+    """The value when it takes no more than what memory holds already (a customer read
+    before, a series made, a pre-computed row read) and the unbuilt events' tail; None when
+    it takes more (metric_value, off the event loop)."""
+    if customer_id is None or group_by is not None or metric.query_type == "complex":
+        return None
+    customer = view.kept(CustomerEvents).held(metric.organization_id, customer_id)
+    if customer is None:
+        return None
+    mine = view.kept(live.UnbuiltEvents).of_customer(store, metric.organization_id, customer_id)
+    window = timeframe.window(now)
+    if metric.query_type == "simple":
+        if not customer.has_series(metric.event_name, mine):
+            return None
+        value = _simple(customer, mine, metric, window, now)
+        return _answer(metric, customer_id, timeframe, window, value, now, precomputed=False)
+    question = _precomputed_question(metric, customer_id, timeframe)
+    if mine.num_rows or view.answers.get(question) is MISSING:
+        return None
+    return _precomputed_answer(view, metric, customer_id, timeframe)
+
+
+def _precomputed_question(metric: Metric, customer_id: str, timeframe: Timeframe) -> tuple:
+    return ("precomputed", metric.metric_id, metric.version, customer_id, slice_key(timeframe))
+
+
 def _precomputed_answer(view: SnapshotView, metric: Metric, customer_id: str, timeframe):
     """The value the build pre-computed for this slice and definition version, if any (read
     once per snapshot)."""
-    question = ("precomputed", metric.metric_id, metric.version, customer_id, slice_key(timeframe))
+    question = _precomputed_question(metric, customer_id, timeframe)
     row = view.answers.get(question)
     if row is MISSING:
         con = view.connection.cursor()
@@ -287,9 +321,9 @@ def _events(con, metric: Metric, customer_id: str | None, window: Window) -> pa.
 
 def _sql_groups(metric: Metric, events: pa.Table, group_path: str, limits) -> list[GroupValue]:
     """The metric's SQL once per group: over the events whose metadata has that value."""
-    with duckdb.connect(config={"threads": 1}) as scratch:
-        scratch.register("events", events)
-        keyed = scratch.sql(
+    with scratch() as con:
+        con.register("events", events)
+        keyed = con.sql(
             "select *, json_extract_string(properties, $path) as group_key from events",
             params={"path": group_path},
         ).to_arrow_table()
