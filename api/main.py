@@ -27,6 +27,7 @@ from api.errors import (
     new_correlation_id,
 )
 from api.keys.service import KeyCache
+from api.limits.router import router as limits_router
 from api.metrics.router import router as metrics_router
 from api.ping import router as ping_router
 from api.rate_limit import RateLimiter
@@ -259,6 +260,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cost_data_router,
         end_user_costs_router,
         metrics_router,
+        limits_router,
         traces_router,
     ):
         app.include_router(router)

@@ -38,6 +38,21 @@ def _add_month(moment: datetime, months: int) -> datetime:
     return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
 
 
+def calendar_period(unit: str, now: datetime) -> tuple[datetime, datetime]:
+    """The calendar month or day (UTC) holding `now`: [start, end)."""
+    if unit == "month":
+        start = _month_start(now)
+        return start, _add_month(start, 1)
+    start = datetime.combine(now.astimezone(UTC).date(), time(), tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def rolling_period(days: int, now: datetime) -> tuple[datetime, datetime]:
+    """The days × 24 hours ending now, now included: [start, end)."""
+    end = now + timedelta(microseconds=1)
+    return end - timedelta(days=days), end
+
+
 def time_window(name: str, now: datetime) -> Window:
     if name not in TIME_WINDOWS:
         raise ValidationFailed(
@@ -48,9 +63,8 @@ def time_window(name: str, now: datetime) -> Window:
         end = _add_month(start, 1)
         return Window(start, end, _add_month(start, -1), start, end - _ONE_MS)
     length = timedelta(days=7 if name == "last-7-days" else 30)
-    # the 7 (30) x 24 hours ending now, now included
-    end = now + timedelta(microseconds=1)
-    return Window(end - length, end, end - 2 * length, now - length, now)
+    start, end = rolling_period(length.days, now)
+    return Window(start, end, start - length, now - length, now)
 
 
 def parse_date(name: str, value: str) -> date:

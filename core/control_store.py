@@ -76,6 +76,29 @@ metric_definitions = sa.Table(
 )
 
 
+# Limits of every organization (api/limits): a budget or an entitlement over a window; a
+# deleted one keeps its row (deleted_at set). The amount is kept as text: exact, any store.
+limit_definitions = sa.Table(
+    "limit_definitions",
+    metadata,
+    sa.Column("limit_id", sa.String(40), primary_key=True),
+    sa.Column("organization_id", sa.String(64), nullable=False, index=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("subject_type", sa.String(16), nullable=False),
+    sa.Column("subject_id", sa.String(255)),
+    sa.Column("measure_type", sa.String(16), nullable=False),
+    sa.Column("metric_id", sa.String(40)),
+    sa.Column("window_type", sa.String(16), nullable=False),
+    sa.Column("window_days", sa.Integer),
+    sa.Column("limit_amount", sa.String(64), nullable=False),
+    sa.Column("thresholds", sa.String(200), nullable=False),
+    sa.Column("hard", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("deleted_at", sa.DateTime),
+)
+
+
 @cache
 def engine_for(url: str) -> sa.Engine:
     """The store's engine for this process, the store brought to the newest revision."""

@@ -17,7 +17,14 @@ import sqlalchemy as sa
 
 from core.sql import load_sql
 
-SCOPES = ("usage:write", "costs:read", "metrics:read", "metrics:write")
+SCOPES = (
+    "usage:write",
+    "costs:read",
+    "metrics:read",
+    "metrics:write",
+    "limits:read",
+    "limits:write",
+)
 ENVIRONMENTS = ("test", "live")
 ORGANIZATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ALPHABET = string.ascii_letters + string.digits

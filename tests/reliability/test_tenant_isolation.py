@@ -42,6 +42,12 @@ COVERED = {
     ("POST", "/v1/metrics/{id}/delete"): "test_another_organizations_metric_is_unknown_everywhere",
     ("GET", "/v1/metrics/{id}/value"): "test_metric_sql_sees_only_the_callers_events",
     ("POST", "/v1/traces"): "test_the_same_span_in_two_organizations",
+    ("GET", "/v1/limits"): "test_another_organizations_limit_is_unknown_everywhere",
+    ("POST", "/v1/limits"): "test_another_organizations_limit_is_unknown_everywhere",
+    ("GET", "/v1/limits/{id}"): "test_another_organizations_limit_is_unknown_everywhere",
+    ("POST", "/v1/limits/{id}/update"): "test_another_organizations_limit_is_unknown_everywhere",
+    ("POST", "/v1/limits/{id}/delete"): "test_another_organizations_limit_is_unknown_everywhere",
+    ("GET", "/v1/limits/{id}/status"): "test_another_organizations_limit_is_unknown_everywhere",
 }
 
 
@@ -237,3 +243,37 @@ def test_metric_sql_sees_only_the_callers_events(client, key, oracle):
         b_events = [e for e in oracle if e.organization_id == B and e.end_user_id is not None]
         assert whole["value"] == len(b_events)
         assert sum(g["value"] for g in whole["groups"]) == len(b_events)
+
+
+def test_another_organizations_limit_is_unknown_everywhere(client, key):
+    body = {"name": "Budget", "subject": {"type": "organization"}, "measure": {"type": "cost"},
+            "window": {"type": "calendar_month"}, "limit": 5}  # fmt: skip
+    created = client.post("/v1/limits", json=body, headers=key[A]).json()
+    limit = created["id"]
+    unknown = "lim_" + "Z" * 22
+    assert limit not in str(client.get("/v1/limits", headers=key[B]).json())
+    for method, url, payload in (
+        ("get", "/v1/limits/{}", None),
+        ("get", "/v1/limits/{}/status", None),
+        ("post", "/v1/limits/{}/update", {"limit": 1}),
+        ("post", "/v1/limits/{}/delete", None),
+    ):
+        kwargs = {"json": payload} if payload is not None else {}
+        theirs = client.request(method, url.format(limit), headers=key[B], **kwargs)
+        nobodys = client.request(method, url.format(unknown), headers=key[B], **kwargs)
+        assert theirs.status_code == nobodys.status_code == 404, (method, url)
+        message = _comparable(theirs)[1]["error"]["message"]
+        assert message.replace(limit, unknown) == _comparable(nobodys)[1]["error"]["message"]
+    # nothing of A's changed
+    assert client.get(f"/v1/limits/{limit}", headers=key[A]).json() == created
+    # and a limit on A's metric is not B's to make: as unknown as any other metric
+    metric = client.post(
+        "/v1/metrics",
+        json={"name": "Calls", "queryType": "simple", "aggregationType": "COUNT",
+              "eventName": "llm_call", "valueType": "NUMERIC"},
+        headers=key[A],
+    ).json()["id"]  # fmt: skip
+    on_a_metric = {**body, "measure": {"type": "metric", "metricId": metric}}
+    refused = client.post("/v1/limits", json=on_a_metric, headers=key[B])
+    assert refused.status_code == 404
+    assert refused.json()["error"]["code"] == "METRIC_NOT_FOUND"

@@ -1,0 +1,107 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from api.deps import Answers, AppSettings, Now, require_scope
+from api.errors import error_responses
+from api.keys.service import ApiKey
+from api.limits import service, status
+from api.limits.schemas import (
+    DeletedLimit,
+    LimitCreate,
+    LimitDefinition,
+    LimitStatus,
+    LimitUpdate,
+)
+from core.metric_sandbox import SandboxLimits
+
+router = APIRouter(prefix="/v1/limits", tags=["limits"])
+LimitsReader = Annotated[ApiKey, Depends(require_scope("limits:read"))]
+LimitsWriter = Annotated[ApiKey, Depends(require_scope("limits:write"))]
+# an id that cannot be a limit's is simply not found (404), like another organization's
+LimitId = Annotated[str, Path(description="The limit's id (lim_…).", max_length=64)]
+READ_ERRORS = error_responses(400, 401, 403, 404, 429, 500)
+WRITE_ERRORS = error_responses(400, 401, 403, 404, 413, 429, 500)
+
+
+@router.get("", response_model=list[LimitDefinition], responses=READ_ERRORS, summary="List limits")
+def list_limits(key: LimitsReader, request: Request) -> list[LimitDefinition]:
+    store = request.app.state.store
+    return [limit.public() for limit in service.list_limits(store, key.organization_id)]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=LimitDefinition,
+    responses=WRITE_ERRORS,
+    summary="Create a limit: a budget on cost or an entitlement on a metric",
+)
+def create_limit(
+    body: LimitCreate, key: LimitsWriter, request: Request, now: Now
+) -> LimitDefinition:
+    return service.create_limit(request.app.state.store, key.organization_id, body, now).public()
+
+
+@router.get("/{id}", response_model=LimitDefinition, responses=READ_ERRORS, summary="Get a limit")
+def get_limit(id: LimitId, key: LimitsReader, request: Request) -> LimitDefinition:
+    return service.get_limit(request.app.state.store, key.organization_id, id).public()
+
+
+@router.post(
+    "/{id}/update",
+    response_model=LimitDefinition,
+    responses=WRITE_ERRORS,
+    summary="Update a limit (its subject and measure cannot change)",
+)
+def update_limit(
+    id: LimitId, body: LimitUpdate, key: LimitsWriter, request: Request, now: Now
+) -> LimitDefinition:
+    store = request.app.state.store
+    return service.update_limit(store, key.organization_id, id, body, now).public()
+
+
+@router.post(
+    "/{id}/delete",
+    response_model=DeletedLimit,
+    responses=WRITE_ERRORS,
+    summary="Delete a limit (soft: kept in the store, gone from the API)",
+)
+def delete_limit(id: LimitId, key: LimitsWriter, request: Request, now: Now) -> DeletedLimit:
+    service.delete_limit(request.app.state.store, key.organization_id, id, now)
+    return DeletedLimit(id=id, deleted=True)
+
+
+@router.get(
+    "/{id}/status",
+    response_model=LimitStatus,
+    responses={**READ_ERRORS, **error_responses(503)},
+    summary="A limit's status: usage in the current period, and whether access stands",
+)
+def limit_status(
+    id: LimitId,
+    key: LimitsReader,
+    request: Request,
+    view: Answers,
+    now: Now,
+    settings: AppSettings,
+    subjectId: Annotated[  # noqa: N803
+        str | None,
+        Query(
+            min_length=1,
+            max_length=255,
+            description="The subject (end user, feature, model or provider) for a limit on "
+            "each one; left out for a limit on one subject or the organization.",
+        ),
+    ] = None,
+) -> LimitStatus:
+    store = request.app.state.store
+    return status.status(
+        view,
+        store,
+        service.get_limit(store, key.organization_id, id),
+        subjectId,
+        now,
+        SandboxLimits.from_settings(settings),
+        settings.metric_cache_rows,
+    )

@@ -1,0 +1,262 @@
+"""Limits (docs/limits.md): definitions, and the status check against the oracle — cost from
+the landing files priced independently, metric usage from the events posted."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.keys.service import SCOPES, create_key
+from api.main import create_app
+from core.control_store import engine_for
+from tests.api.conftest import auth
+
+NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
+CENT = Decimal("0.01")
+EACH_END_USER = {"type": "end_user"}
+MONTH = {"type": "calendar_month"}
+
+
+@pytest.fixture(scope="module")
+def server(home_copy_module):
+    """A client on a private copy of the built home (these tests post events), and keys with
+    every scope for acme and globex."""
+    settings = home_copy_module.model_copy(update={"rate_limit": 0})
+    engine = engine_for(settings.control_store_url)
+    keys = {
+        org: create_key(engine, org, list(SCOPES), "test", settings.clock())[1]
+        for org in ("acme", "globex")
+    }
+    with TestClient(create_app(settings)) as client:
+        yield client, keys, settings
+
+
+def create(client, key: str, **body) -> dict:
+    body = {"name": "Budget", "subject": EACH_END_USER, "measure": {"type": "cost"},
+            "window": MONTH, "limit": 5, **body}  # fmt: skip
+    response = client.post("/v1/limits", json=body, headers=auth(key))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def status(client, key: str, limit_id: str, **params):
+    return client.get(f"/v1/limits/{limit_id}/status", params=params, headers=auth(key))
+
+
+def cost_of(oracle, start: datetime, end: datetime, **where) -> Decimal:
+    """The oracle's cost of acme's events in [start, end) with the given attributes."""
+    start, end = (moment.astimezone(UTC).replace(tzinfo=None) for moment in (start, end))
+    return sum(
+        (
+            e.cost_usd
+            for e in oracle
+            if e.organization_id == "acme"
+            and start <= e.event_at < end
+            and all(getattr(e, name) == value for name, value in where.items())
+        ),
+        Decimal(0),
+    )
+
+
+def busiest_end_user(oracle) -> str:
+    november = [e.end_user_id for e in oracle if e.organization_id == "acme" and e.end_user_id]
+    return max(set(november), key=november.count)
+
+
+class TestDefinitions:
+    def test_created_with_the_documented_defaults_then_read_updated_and_deleted(self, server):
+        client, keys, _ = server
+        made = create(client, keys["acme"], limit="5.25")
+        assert made["id"].startswith("lim_") and len(made["id"]) == 26
+        assert (made["thresholds"], made["hard"], made["limit"]) == ([80, 100], False, 5.25)
+        assert made["subject"] == {"type": "end_user", "id": None}
+        assert client.get(f"/v1/limits/{made['id']}", headers=auth(keys["acme"])).json() == made
+        listed = client.get("/v1/limits", headers=auth(keys["acme"])).json()
+        assert made["id"] in [limit["id"] for limit in listed]
+        changed = client.post(
+            f"/v1/limits/{made['id']}/update",
+            json={"limit": 7, "thresholds": [100, 50], "hard": True},
+            headers=auth(keys["acme"]),
+        ).json()
+        assert (changed["limit"], changed["thresholds"], changed["hard"]) == (7, [50, 100], True)
+        assert changed["name"] == "Budget" and changed["window"] == made["window"]
+        gone = client.post(f"/v1/limits/{made['id']}/delete", headers=auth(keys["acme"]))
+        assert gone.json() == {"id": made["id"], "deleted": True}
+        again = client.get(f"/v1/limits/{made['id']}", headers=auth(keys["acme"]))
+        assert again.status_code == 404 and again.json()["error"]["code"] == "LIMIT_NOT_FOUND"
+
+    @pytest.mark.parametrize(
+        ("change", "message"),
+        [
+            ({"subject": {"type": "organization", "id": "acme"}}, "takes no id"),
+            ({"measure": {"type": "metric"}}, "metricId is needed"),
+            ({"measure": {"type": "cost", "metricId": "met_x"}}, "metricId is needed"),
+            ({"window": {"type": "rolling_days"}}, "days is needed"),
+            ({"window": {"type": "calendar_day", "days": 3}}, "days is needed"),
+            ({"window": {"type": "rolling_days", "days": 401}}, "400"),
+            ({"thresholds": [80, 80]}, "differ"),
+            ({"thresholds": [0]}, "greater than or equal to 1"),
+            ({"limit": 0}, "greater than 0"),
+            ({"subject": {"type": "planet"}}, "subject"),
+            (
+                {"measure": {"type": "metric", "metricId": "met_x"}, "subject": {"type": "model"}},
+                "the organization or an end user",
+            ),
+        ],
+    )
+    def test_a_bad_definition_is_a_400_that_says_why(self, server, change, message):
+        client, keys, _ = server
+        body = {"name": "Budget", "subject": EACH_END_USER, "measure": {"type": "cost"},
+                "window": MONTH, "limit": 5, **change}  # fmt: skip
+        response = client.post("/v1/limits", json=body, headers=auth(keys["acme"]))
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+        assert message in response.text
+
+    def test_a_metric_limit_needs_the_organizations_own_metric(self, server):
+        client, keys, _ = server
+        metric = client.post(
+            "/v1/metrics",
+            json={"name": "Calls", "queryType": "simple", "aggregationType": "COUNT",
+                  "eventName": "llm_call", "valueType": "NUMERIC"},
+            headers=auth(keys["globex"]),
+        ).json()  # fmt: skip
+        response = client.post(
+            "/v1/limits",
+            json={"name": "Calls", "subject": {"type": "organization"}, "window": MONTH,
+                  "measure": {"type": "metric", "metricId": metric["id"]}, "limit": 10},
+            headers=auth(keys["acme"]),
+        )  # fmt: skip
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "METRIC_NOT_FOUND"
+
+
+class TestCostStatus:
+    def test_each_end_users_budget_is_that_end_users_cost_this_month(self, server, oracle):
+        client, keys, _ = server
+        customer = busiest_end_user(oracle)
+        expected = cost_of(oracle, datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC), end_user_id=customer)  # fmt: skip
+        limit = Decimal("5")
+        made = create(client, keys["acme"], limit=str(limit), hard=True)
+        got = status(client, keys["acme"], made["id"], subjectId=customer).json()
+        assert got == {
+            "limitId": made["id"],
+            "subjectId": customer,
+            "usage": float(expected.quantize(CENT, ROUND_HALF_UP)),
+            "limit": 5.0,
+            "remaining": float(max(limit - expected, Decimal(0)).quantize(CENT, ROUND_HALF_UP)),
+            "percentUsed": float((expected * 100 / limit).quantize(CENT, ROUND_HALF_UP)),
+            "hasAccess": expected < limit,
+            "periodStart": "2026-11-01T00:00:00.000Z",
+            "periodEnd": "2026-11-30T23:59:59.999Z",
+            "resetsAt": "2026-12-01T00:00:00.000Z",
+            "asOf": got["asOf"],
+        }
+        assert expected > 0
+        built = datetime.fromisoformat(got["asOf"])
+        assert built <= NOW  # the build's instant, not the request's
+
+    @pytest.mark.parametrize(
+        ("window", "start"),
+        [
+            ({"type": "calendar_day"}, datetime(2026, 11, 24, tzinfo=UTC)),
+            ({"type": "rolling_days", "days": 7}, NOW - timedelta(days=7)),
+        ],
+    )
+    def test_one_models_budget_over_a_day_and_a_rolling_week(self, server, oracle, window, start):
+        client, keys, _ = server
+        model = next(e.model for e in oracle if e.organization_id == "acme" and e.model)
+        end = NOW + timedelta(microseconds=1) if window["type"] == "rolling_days" else start + timedelta(days=1)  # fmt: skip
+        expected = cost_of(oracle, start, end, model=model)
+        made = create(client, keys["acme"], subject={"type": "model", "id": model}, window=window)
+        got = status(client, keys["acme"], made["id"]).json()
+        assert got["usage"] == float(expected.quantize(CENT, ROUND_HALF_UP)), (model, window)
+        assert got["subjectId"] == model
+        if window["type"] == "rolling_days":
+            assert (got["periodStart"], got["periodEnd"], got["resetsAt"]) == (
+                "2026-11-17T12:00:00.000Z", "2026-11-24T12:00:00.000Z", None
+            )  # fmt: skip
+
+    def test_the_organizations_budget(self, server, oracle):
+        client, keys, _ = server
+        expected = cost_of(oracle, datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))  # fmt: skip
+        made = create(client, keys["acme"], subject={"type": "organization"}, limit=1_000_000)
+        got = status(client, keys["acme"], made["id"]).json()
+        assert got["usage"] == float(expected.quantize(CENT, ROUND_HALF_UP))
+        assert got["subjectId"] is None and got["hasAccess"] is True
+        summary = client.get(
+            "/v1/cost-data/summary", params={"time_window": "current-period"},
+            headers=auth(keys["acme"]),
+        ).json()  # fmt: skip
+        assert got["usage"] == summary["totalCost"]  # the same number as the cost endpoints
+
+    @pytest.mark.parametrize(
+        ("subject", "params", "message"),
+        [
+            (EACH_END_USER, {}, "subjectId is needed"),
+            ({"type": "organization"}, {"subjectId": "user_1"}, "leave it out"),
+            ({"type": "end_user", "id": "user_1"}, {"subjectId": "user_2"}, "user_1's alone"),
+        ],
+    )
+    def test_the_subject_asked_must_fit_the_limit(self, server, subject, params, message):
+        client, keys, _ = server
+        made = create(client, keys["acme"], subject=subject)
+        response = status(client, keys["acme"], made["id"], **params)
+        assert response.status_code == 400 and message in response.text
+
+
+class TestMetricStatus:
+    def test_a_hard_entitlement_closes_in_the_request_after_the_event_that_reaches_it(self, server):
+        client, keys, _ = server
+        metric = client.post(
+            "/v1/metrics",
+            json={"name": "Exports", "queryType": "simple", "aggregationType": "COUNT",
+                  "eventName": "export", "valueType": "NUMERIC"},
+            headers=auth(keys["acme"]),
+        ).json()  # fmt: skip
+        made = create(
+            client, keys["acme"], subject={"type": "end_user", "id": "limits-customer"},
+            measure={"type": "metric", "metricId": metric["id"]}, limit=2, hard=True,
+        )  # fmt: skip
+        seen = []
+        for n in range(3):
+            got = status(client, keys["acme"], made["id"]).json()
+            seen.append((got["usage"], got["remaining"], got["percentUsed"], got["hasAccess"]))
+            event = {"eventType": "export", "metricName": "exports", "quantity": 1,
+                     "idempotencyKey": f"export-{n}", "userId": "limits-customer",
+                     "timestamp": "2026-11-24T11:00:00Z"}  # fmt: skip
+            assert client.post("/v1/usage/events", json=event, headers=auth(keys["acme"])).status_code == 201  # fmt: skip
+        got = status(client, keys["acme"], made["id"]).json()
+        seen.append((got["usage"], got["remaining"], got["percentUsed"], got["hasAccess"]))
+        assert seen == [
+            (0, 2, 0, True), (1, 1, 50, True), (2, 0, 100, False), (3, 0, 150, False)
+        ]  # fmt: skip
+        assert got["asOf"] == "2026-11-24T12:00:00.000Z"  # the request's: unbuilt events count
+
+
+class TestPeriods:
+    def test_a_daily_budget_starts_again_at_midnight(self, server, oracle):
+        """The same limit asked a millisecond before midnight and at midnight (two servers
+        with their clocks pinned there): from midnight, only the new day's events count."""
+        client, keys, settings = server
+        model = next(e.model for e in oracle if e.organization_id == "acme" and e.model)
+        made = create(client, keys["acme"], subject={"type": "model", "id": model},
+                      window={"type": "calendar_day"})  # fmt: skip
+        day = datetime(2026, 11, 23, tzinfo=UTC)
+        answers = []
+        for now in (day + timedelta(days=1) - timedelta(milliseconds=1), day + timedelta(days=1)):
+            pinned = settings.model_copy(update={"rate_limit": 0, "now": now})
+            with TestClient(create_app(pinned)) as other:
+                answers.append(status(other, keys["acme"], made["id"]).json())
+        expected = cost_of(oracle, day, day + timedelta(days=1), model=model)
+        assert answers[0]["usage"] == float(expected.quantize(CENT, ROUND_HALF_UP)) > 0
+        assert answers[0]["resetsAt"] == answers[1]["periodStart"] == "2026-11-24T00:00:00.000Z"
+        # the 24th so far, up to the build (nothing after 12:00 on the 24th was sent)
+        assert answers[1]["usage"] == float(
+            cost_of(oracle, day + timedelta(days=1), day + timedelta(days=2), model=model).quantize(
+                CENT, ROUND_HALF_UP
+            )
+        )
