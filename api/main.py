@@ -27,6 +27,9 @@ from api.errors import (
     new_correlation_id,
 )
 from api.keys.service import KeyCache
+from api.limits.alerts import AlertWatcher
+from api.limits.evaluate import evaluator
+from api.limits.router import alerts_router
 from api.limits.router import router as limits_router
 from api.metrics.router import router as metrics_router
 from api.ping import router as ping_router
@@ -229,7 +232,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         app.state.snapshot.start()
         app.state.committer = GroupCommitter(app.state.store)
+        app.state.alerts = AlertWatcher(evaluator(app.state), lambda: app.state.snapshot.version)
+        app.state.alerts.start()
         yield
+        app.state.alerts.stop()
         app.state.committer.close()
         app.state.snapshot.stop()
 
@@ -261,6 +267,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         end_user_costs_router,
         metrics_router,
         limits_router,
+        alerts_router,
         traces_router,
     ):
         app.include_router(router)

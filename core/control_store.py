@@ -99,6 +99,27 @@ limit_definitions = sa.Table(
 )
 
 
+# A limit's alerts: one per (limit, subject, period, threshold), whoever records it first
+# (api/limits/alerts.py); `subject_key` is the subject id, '' for the organization.
+limit_alerts = sa.Table(
+    "limit_alerts",
+    metadata,
+    sa.Column("alert_id", sa.String(40), primary_key=True),
+    sa.Column("organization_id", sa.String(64), nullable=False),
+    sa.Column("limit_id", sa.String(40), nullable=False),
+    sa.Column("subject_key", sa.String(255), nullable=False),
+    sa.Column("period_start", sa.DateTime, nullable=False),
+    sa.Column("threshold", sa.Integer, nullable=False),
+    sa.Column("usage", sa.String(64), nullable=False),
+    sa.Column("limit_amount", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint(
+        "limit_id", "subject_key", "period_start", "threshold", name="limit_alerts_once"
+    ),
+    sa.Index("limit_alerts_by_organization", "organization_id", "created_at"),
+)
+
+
 @cache
 def engine_for(url: str) -> sa.Engine:
     """The store's engine for this process, the store brought to the newest revision."""

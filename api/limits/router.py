@@ -1,12 +1,14 @@
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from api.deps import Answers, AppSettings, Now, require_scope
-from api.errors import error_responses
+from api.errors import ValidationFailed, error_responses
 from api.keys.service import ApiKey
-from api.limits import service, status
+from api.limits import alerts, service, status
 from api.limits.schemas import (
+    Alert,
     DeletedLimit,
     LimitCreate,
     LimitDefinition,
@@ -16,6 +18,7 @@ from api.limits.schemas import (
 from core.metric_sandbox import SandboxLimits
 
 router = APIRouter(prefix="/v1/limits", tags=["limits"])
+alerts_router = APIRouter(prefix="/v1/alerts", tags=["limits"])
 LimitsReader = Annotated[ApiKey, Depends(require_scope("limits:read"))]
 LimitsWriter = Annotated[ApiKey, Depends(require_scope("limits:write"))]
 # an id that cannot be a limit's is simply not found (404), like another organization's
@@ -105,3 +108,32 @@ def limit_status(
         SandboxLimits.from_settings(settings),
         settings.metric_cache_rows,
     )
+
+
+@alerts_router.get(
+    "",
+    response_model=list[Alert],
+    responses=READ_ERRORS,
+    summary="The organization's alerts, oldest first: one per limit, subject, period and "
+    "threshold reached",
+)
+def list_alerts(
+    key: LimitsReader,
+    request: Request,
+    limitId: Annotated[  # noqa: N803
+        str | None, Query(max_length=64, description="Only this limit's alerts.")
+    ] = None,
+    since: Annotated[
+        str | None,
+        Query(description="Only alerts recorded at or after this instant (ISO-8601)."),
+    ] = None,
+) -> list[Alert]:
+    start = None
+    if since is not None:
+        try:
+            start = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationFailed(f"since: {since} is not an ISO-8601 instant") from None
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+    return alerts.list_alerts(request.app.state.store, key.organization_id, limitId, start)

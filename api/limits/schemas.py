@@ -151,3 +151,17 @@ class LimitStatus(BaseModel):
         description="Metric limits: the request's instant (every acknowledged event counts). "
         "Cost limits: the latest build's (what it priced)."
     )
+
+
+class Alert(BaseModel):
+    id: str = Field(description="alr_ + 22 letters and digits.")
+    limitId: str
+    subjectId: str | None = Field(description="The subject; null for the organization.")
+    threshold: int = Field(description="The percentage of the limit reached.")
+    usage: float = Field(description="Usage when the threshold was found reached.")
+    limit: float = Field(description="The limit then.")
+    periodStart: str = Field(
+        description="The calendar period's start; for a rolling window, the UTC day the "
+        "threshold was reached (one alert per threshold and day)."
+    )
+    createdAt: str = Field(description="When the alert was recorded (UTC, ISO-8601).")

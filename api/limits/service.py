@@ -99,7 +99,8 @@ def new_limit_id() -> str:
     return "lim_" + "".join(secrets.choice(_ALPHABET) for _ in range(22))
 
 
-def list_limits(store: sa.Engine, organization_id: str) -> list[Limit]:
+def list_limits(store: sa.Engine, organization_id: str | None) -> list[Limit]:
+    """One organization's live limits, or (None) every organization's."""
     with store.connect() as con:
         rows = con.execute(_select(), {"organization_id": organization_id, "limit_id": None})
         return [Limit.from_row(row) for row in rows]

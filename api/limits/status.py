@@ -13,6 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from api.errors import ValidationFailed
+from api.limits import alerts
 from api.limits.schemas import LimitStatus
 from api.limits.service import Limit
 from api.metrics import service as metrics
@@ -78,8 +79,14 @@ def status(
         ).value
         usage, shown, as_of = Decimal(str(value or 0)), value or 0, now
     else:
-        usage, as_of = _cost(view, limit, subject, start, end)
+        costs, as_of = subject_costs(view, limit, subject, start, end)
+        usage = sum(costs.values(), Decimal(0))
         shown = float(usd(usage))
+    alerts.record(
+        store, limit.organization_id, limit.limit_id, subject,
+        alerts.period_key(limit.window_type, start, now),
+        alerts.reached(limit.thresholds, usage, limit.limit_amount), usage, limit.limit_amount, now,
+    )  # fmt: skip
     remaining = max(limit.limit_amount - usage, Decimal(0))
     percent = (usage * 100 / limit.limit_amount).quantize(CENT, ROUND_HALF_UP)
     return LimitStatus(
@@ -99,11 +106,15 @@ def status(
     )
 
 
-def _cost(view: SnapshotView, limit: Limit, subject: str | None, start, end):
+def subject_costs(
+    view: SnapshotView, limit: Limit, subject: str | None, start: datetime, end: datetime
+) -> tuple[dict[str | None, Decimal], datetime]:
+    """Cost per subject in [start, end) (one subject's, or every one's when `subject` is None
+    on a limit of each), and the build's instant."""
     cursor = view.connection.cursor()
     try:
-        (usage,) = cursor.execute(
-            load_sql(_QUERIES, "subject_cost"),
+        rows = cursor.execute(
+            load_sql(_QUERIES, "subject_costs"),
             {
                 "org": limit.organization_id,
                 "subject_type": limit.subject_type,
@@ -111,11 +122,11 @@ def _cost(view: SnapshotView, limit: Limit, subject: str | None, start, end):
                 "period_start": _naive(start),
                 "period_end": _naive(end),
             },
-        ).fetchall()[0]
+        ).fetchall()
         (built_at,) = cursor.execute("select built_at from snapshot_info").fetchall()[0]
     finally:
         cursor.close()
-    return Decimal(usage), built_at.replace(tzinfo=UTC)
+    return {subject_id: Decimal(usage) for subject_id, usage in rows}, built_at.replace(tzinfo=UTC)
 
 
 def _naive(moment: datetime) -> datetime:

@@ -112,6 +112,12 @@ class TestOpenApi:
             "/v1/metrics/{id}/update",
             "/v1/metrics/{id}/delete",
             "/v1/metrics/{id}/value",
+            "/v1/limits",
+            "/v1/limits/{id}",
+            "/v1/limits/{id}/update",
+            "/v1/limits/{id}/delete",
+            "/v1/limits/{id}/status",
+            "/v1/alerts",
             "/v1/traces",
         }
         for path, item in paths.items():

@@ -3,6 +3,7 @@ the landing files priced independently, metric usage from the events posted."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -10,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.keys.service import SCOPES, create_key
+from api.limits import alerts, evaluate
 from api.main import create_app
 from core.control_store import engine_for
 from tests.api.conftest import auth
@@ -40,6 +42,13 @@ def create(client, key: str, **body) -> dict:
     response = client.post("/v1/limits", json=body, headers=auth(key))
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def simple_metric(client, key: str, aggregation: str, event_name: str) -> str:
+    """A simple metric of `event_name` events' quantities; its id."""
+    body = {"name": event_name, "queryType": "simple", "aggregationType": aggregation,
+            "eventName": event_name, "valueType": "NUMERIC"}  # fmt: skip
+    return client.post("/v1/metrics", json=body, headers=auth(key)).json()["id"]
 
 
 def status(client, key: str, limit_id: str, **params):
@@ -118,12 +127,7 @@ class TestDefinitions:
 
     def test_a_metric_limit_needs_the_organizations_own_metric(self, server):
         client, keys, _ = server
-        metric = client.post(
-            "/v1/metrics",
-            json={"name": "Calls", "queryType": "simple", "aggregationType": "COUNT",
-                  "eventName": "llm_call", "valueType": "NUMERIC"},
-            headers=auth(keys["globex"]),
-        ).json()  # fmt: skip
+        metric = {"id": simple_metric(client, keys["globex"], "COUNT", "llm_call")}
         response = client.post(
             "/v1/limits",
             json={"name": "Calls", "subject": {"type": "organization"}, "window": MONTH,
@@ -211,12 +215,7 @@ class TestCostStatus:
 class TestMetricStatus:
     def test_a_hard_entitlement_closes_in_the_request_after_the_event_that_reaches_it(self, server):
         client, keys, _ = server
-        metric = client.post(
-            "/v1/metrics",
-            json={"name": "Exports", "queryType": "simple", "aggregationType": "COUNT",
-                  "eventName": "export", "valueType": "NUMERIC"},
-            headers=auth(keys["acme"]),
-        ).json()  # fmt: skip
+        metric = {"id": simple_metric(client, keys["acme"], "COUNT", "export")}
         made = create(
             client, keys["acme"], subject={"type": "end_user", "id": "limits-customer"},
             measure={"type": "metric", "metricId": metric["id"]}, limit=2, hard=True,
@@ -260,3 +259,67 @@ class TestPeriods:
                 CENT, ROUND_HALF_UP
             )
         )
+
+
+def alerts_of(client, key: str, limit_id: str) -> list[tuple]:
+    listed = client.get("/v1/alerts", params={"limitId": limit_id}, headers=auth(key)).json()
+    return sorted((a["subjectId"], a["threshold"], a["periodStart"]) for a in listed)
+
+
+class TestAlerts:
+    def test_an_entitlement_alerts_once_per_threshold_after_the_write_that_reaches_it(self, server):
+        client, keys, _ = server
+        metric = {"id": simple_metric(client, keys["acme"], "SUM", "report")}
+        made = create(
+            client, keys["acme"], subject=EACH_END_USER, limit=10, thresholds=[50, 100],
+            measure={"type": "metric", "metricId": metric["id"]},
+        )  # fmt: skip
+        for n, quantity in enumerate((4, 2, 5, 1)):  # 4, 6 (50% reached), 11 (100%), 12
+            event = {"eventType": "report", "metricName": "reports", "quantity": quantity,
+                     "idempotencyKey": f"report-{n}", "userId": "alerts-customer",
+                     "timestamp": "2026-11-24T11:00:00Z"}  # fmt: skip
+            assert client.post("/v1/usage/events", json=event, headers=auth(keys["acme"])).status_code == 201  # fmt: skip
+            client.app.state.alerts.drain()  # the watcher's evaluation of that write
+        month = "2026-11-01T00:00:00.000Z"
+        assert alerts_of(client, keys["acme"], made["id"]) == [
+            ("alerts-customer", 50, month), ("alerts-customer", 100, month)
+        ]  # fmt: skip
+        # asking the status again records nothing more
+        status(client, keys["acme"], made["id"], subjectId="alerts-customer")
+        assert len(alerts_of(client, keys["acme"], made["id"])) == 2
+        listed = client.get("/v1/alerts", params={"limitId": made["id"]}, headers=auth(keys["acme"])).json()  # fmt: skip
+        assert [(a["usage"], a["limit"]) for a in listed] == [(6, 10), (11, 10)]
+        assert client.get("/v1/alerts", params={"limitId": made["id"]}, headers=auth(keys["globex"])).json() == []  # fmt: skip
+
+    def test_after_a_publish_every_end_users_budget_is_evaluated_once(self, server, oracle):
+        client, keys, settings = server
+        month = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+        customers = {e.end_user_id for e in oracle if e.organization_id == "acme"} - {None}
+        spent = {c: cost_of(oracle, *month, end_user_id=c) for c in customers}
+        limit = (max(spent.values()) / 3).quantize(CENT)  # the busiest at ~300%
+        made = create(client, keys["acme"], limit=str(limit), thresholds=[50, 100])
+        expected = sorted(
+            (customer, t, "2026-11-01T00:00:00.000Z")
+            for customer, cost in spent.items()
+            for t in (50, 100)
+            if cost * 100 >= limit * t
+        )
+        state = client.app.state
+        for _ in range(2):  # twice, as two server processes seeing the same publish would
+            evaluate.published(state.snapshot.view(), state.store, state.settings, NOW)
+        assert alerts_of(client, keys["acme"], made["id"]) == sorted(expected)
+        assert any(t == 100 for _, t, _ in expected) and any(t == 50 for _, t, _ in expected)
+
+    def test_recorded_once_however_many_record_it_at_once(self, server):
+        _, _, settings = server
+        store = engine_for(settings.control_store_url)
+        period = datetime(2026, 11, 1, tzinfo=UTC)
+
+        def one(_):
+            return alerts.record(store, "acme", "lim_race", "u", period, [80, 100],
+                                 Decimal(9), Decimal(10), NOW)  # fmt: skip
+
+        with ThreadPoolExecutor(8) as pool:
+            new = sum(pool.map(one, range(16)))
+        assert new == 2
+        assert [a.threshold for a in alerts.list_alerts(store, "acme", "lim_race", None)] == [80, 100]  # fmt: skip

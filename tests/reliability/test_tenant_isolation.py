@@ -48,6 +48,7 @@ COVERED = {
     ("POST", "/v1/limits/{id}/update"): "test_another_organizations_limit_is_unknown_everywhere",
     ("POST", "/v1/limits/{id}/delete"): "test_another_organizations_limit_is_unknown_everywhere",
     ("GET", "/v1/limits/{id}/status"): "test_another_organizations_limit_is_unknown_everywhere",
+    ("GET", "/v1/alerts"): "test_another_organizations_limit_is_unknown_everywhere",
 }
 
 
@@ -264,8 +265,13 @@ def test_another_organizations_limit_is_unknown_everywhere(client, key):
         assert theirs.status_code == nobodys.status_code == 404, (method, url)
         message = _comparable(theirs)[1]["error"]["message"]
         assert message.replace(limit, unknown) == _comparable(nobodys)[1]["error"]["message"]
-    # nothing of A's changed
+    # nothing of A's changed; A's alerts (its status reached 100%: $5 of a month's cost) are
+    # A's alone
     assert client.get(f"/v1/limits/{limit}", headers=key[A]).json() == created
+    client.get(f"/v1/limits/{limit}/status", headers=key[A])
+    assert len(client.get("/v1/alerts", params={"limitId": limit}, headers=key[A]).json()) == 2
+    assert client.get("/v1/alerts", params={"limitId": limit}, headers=key[B]).json() == []
+    assert limit not in str(client.get("/v1/alerts", headers=key[B]).json())
     # and a limit on A's metric is not B's to make: as unknown as any other metric
     metric = client.post(
         "/v1/metrics",

@@ -15,7 +15,8 @@ select
     updated_at
 from limit_definitions
 where
-    organization_id = :organization_id
+    -- one organization's, or (organization_id null) every organization's
+    (cast(:organization_id as varchar(64)) is null or organization_id = :organization_id)
     and deleted_at is null
     -- one limit, or (limit_id null) all of them
     and (cast(:limit_id as varchar(40)) is null or limit_id = :limit_id)

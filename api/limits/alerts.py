@@ -1,0 +1,172 @@
+"""A limit's alerts: when usage reaches a threshold in a period, one alert for (limit, subject,
+period, threshold) — recorded once, whichever process or request gets there first (a unique
+key in the store; docs/limits.md#alerts).
+
+Limits are evaluated at every status check, for metric limits after every write that may move
+them (`AlertWatcher.written`), and after each publish (`AlertWatcher`, in every server
+process: the store keeps each alert once whoever records it).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import secrets
+import string
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from api.limits.schemas import Alert
+from api.periods import iso_ms
+from core.control_store import limit_alerts
+
+log = logging.getLogger("tallyhouse.api")
+_ALPHABET = string.ascii_letters + string.digits
+_QUERIES = Path(__file__).parent / "queries"
+
+
+def period_key(window_type: str, period_start: datetime, now: datetime) -> datetime:
+    """The period an alert belongs to: a calendar window's start; for a rolling window, the
+    UTC day the threshold was reached (at most one alert per threshold and day)."""
+    if window_type != "rolling_days":
+        return period_start
+    return datetime.combine(now.astimezone(UTC).date(), time(), tzinfo=UTC)
+
+
+def reached(thresholds: tuple[int, ...], usage: Decimal, limit: Decimal) -> list[int]:
+    """The thresholds (percent of `limit`) that `usage` has reached."""
+    return [t for t in thresholds if usage * 100 >= limit * t]
+
+
+def record(
+    store: sa.Engine,
+    organization_id: str,
+    limit_id: str,
+    subject_id: str | None,
+    period: datetime,
+    thresholds: list[int],
+    usage: Decimal,
+    limit: Decimal,
+    now: datetime,
+) -> int:
+    """Insert an alert per threshold unless one is there already; how many were new."""
+    if not thresholds:
+        return 0
+    rows = [
+        {
+            "alert_id": "alr_" + "".join(secrets.choice(_ALPHABET) for _ in range(22)),
+            "organization_id": organization_id,
+            "limit_id": limit_id,
+            "subject_key": subject_id or "",
+            "period_start": _naive(period),
+            "threshold": threshold,
+            "usage": str(usage),
+            "limit_amount": str(limit),
+            "created_at": _naive(now),
+        }
+        for threshold in thresholds
+    ]
+    dialect = postgresql if store.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(limit_alerts).on_conflict_do_nothing(
+        index_elements=["limit_id", "subject_key", "period_start", "threshold"]
+    )
+    with store.begin() as con:
+        return con.execute(statement, rows).rowcount or 0
+
+
+def list_alerts(
+    store: sa.Engine, organization_id: str, limit_id: str | None, since: datetime | None
+) -> list[Alert]:
+    c = limit_alerts.c
+    query = sa.select(limit_alerts).where(c.organization_id == organization_id)
+    if limit_id is not None:
+        query = query.where(c.limit_id == limit_id)
+    if since is not None:
+        query = query.where(c.created_at >= _naive(since))
+    with store.connect() as con:
+        rows = con.execute(query.order_by(c.created_at, c.threshold, c.alert_id)).all()
+    return [
+        Alert(
+            id=row.alert_id,
+            limitId=row.limit_id,
+            subjectId=row.subject_key or None,
+            threshold=row.threshold,
+            usage=float(Decimal(row.usage)),
+            limit=float(Decimal(row.limit_amount)),
+            periodStart=iso_ms(row.period_start.replace(tzinfo=UTC)),
+            createdAt=iso_ms(row.created_at.replace(tzinfo=UTC)),
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class _Written:
+    organization_id: str
+    customers: frozenset[str]
+
+
+class AlertWatcher:
+    """In each server process, a thread that evaluates limits off the request path: the
+    metric limits of the customers whose events were just written, and every limit after a
+    publish. `evaluate(item)` does the work (api/limits/evaluate.py)."""
+
+    def __init__(self, evaluate: Callable[[object], None], version: Callable[[], str | None]):
+        self._evaluate = evaluate
+        self._version = version
+        self._queue: queue.Queue = queue.Queue(maxsize=10_000)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seen: str | None = None
+
+    def start(self) -> None:
+        self._seen = self._version()  # what this process served first was evaluated before
+        self._thread = threading.Thread(target=self._run, name="limit-alerts", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def written(self, organization_id: str, customers: set[str]) -> None:
+        """Events of these customers were acknowledged (never blocks a write)."""
+        try:
+            self._queue.put_nowait(_Written(organization_id, frozenset(customers)))
+        except queue.Full:  # evaluated at the next status check or publish instead
+            log.warning("limit alerts: queue full, an evaluation after a write is left out")
+
+    def drain(self, timeout: float = 10.0) -> None:
+        """Until what was queued so far is evaluated (for tests and shutdown)."""
+        done = threading.Event()
+        self._queue.put(done)
+        done.wait(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                item = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                item = None
+            version = self._version()
+            try:
+                if version is not None and version != self._seen:
+                    self._seen = version
+                    self._evaluate("published")
+                if isinstance(item, threading.Event):
+                    item.set()
+                elif item is not None:
+                    self._evaluate(item)
+            except Exception:  # an evaluation that fails is tried again at the next one
+                log.exception("limit alerts: evaluation failed")
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)

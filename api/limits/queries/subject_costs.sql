@@ -1,0 +1,26 @@
+-- A cost limit's usage: the cost of one organization's events in [period_start, period_end),
+-- per subject: all of them ($subject_type 'organization': one row, subject null), or by end
+-- user, feature, model (catalogue id) or provider — one ($subject_id) or every one (null).
+-- What the latest build priced; unpriced events add nothing. No row: no cost.
+with period_events as (
+    select
+        cost_usd,
+        case $subject_type
+            when 'end_user' then end_user_id
+            when 'feature' then feature
+            when 'model' then model
+            when 'provider' then provider
+        end as subject_id
+    from fct_usage_costs
+    where
+        organization_id = $org
+        and event_at >= $period_start
+        and event_at < $period_end
+)
+
+select
+    subject_id,
+    coalesce(sum(cost_usd), 0) as usage
+from period_events
+where $subject_type = 'organization' or subject_id = coalesce($subject_id, subject_id)
+group by subject_id
