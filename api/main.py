@@ -29,8 +29,9 @@ from api.errors import (
 from api.keys.service import KeyCache
 from api.limits.alerts import AlertWatcher
 from api.limits.evaluate import evaluator
-from api.limits.router import alerts_router
+from api.limits.router import alerts_router, webhooks_router
 from api.limits.router import router as limits_router
+from api.limits.webhooks import WebhookSender
 from api.metrics.router import router as metrics_router
 from api.ping import router as ping_router
 from api.rate_limit import RateLimiter
@@ -234,7 +235,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.committer = GroupCommitter(app.state.store)
         app.state.alerts = AlertWatcher(evaluator(app.state), lambda: app.state.snapshot.version)
         app.state.alerts.start()
+        app.state.webhooks = WebhookSender(
+            app.state.store,
+            allow_private=settings.webhook_allow_private,
+            retry_seconds=settings.webhook_retry_seconds,
+            lease_seconds=settings.webhook_lease_seconds,
+        )
+        app.state.webhooks.start()
         yield
+        app.state.webhooks.stop()
         app.state.alerts.stop()
         app.state.committer.close()
         app.state.snapshot.stop()
@@ -268,6 +277,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics_router,
         limits_router,
         alerts_router,
+        webhooks_router,
         traces_router,
     ):
         app.include_router(router)

@@ -67,6 +67,18 @@ def time_window(name: str, now: datetime) -> Window:
     return Window(start, end, start - length, now - length, now)
 
 
+def parse_instant(text: str) -> datetime:
+    """An ISO-8601 date or date-time (ASCII; no zone: UTC) as a UTC instant; ValueError if it
+    is not one, or cannot be one (e.g. 9999-12-31T23:00-05:00)."""
+    if not text.isascii():
+        raise ValueError(text)
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(text) from None
+
+
 def parse_date(name: str, value: str) -> date:
     if not _DATE.fullmatch(value):
         raise ValidationFailed(f"Invalid {name}: {value}. Expected YYYY-MM-DD")

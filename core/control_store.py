@@ -120,6 +120,50 @@ limit_alerts = sa.Table(
 )
 
 
+# Webhook endpoints of every organization (api/limits/webhooks.py); a deleted one keeps its row.
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("endpoint_id", sa.String(40), primary_key=True),
+    sa.Column("organization_id", sa.String(64), nullable=False, index=True),
+    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("description", sa.String(500)),
+    sa.Column("secret", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("deleted_at", sa.DateTime),
+)
+
+# One delivery per (alert, endpoint), made with the alert; a worker claims a due one for a
+# while (lease_until), POSTs it, and records every attempt in webhook_attempts.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("delivery_id", sa.String(40), primary_key=True),
+    sa.Column("organization_id", sa.String(64), nullable=False),
+    sa.Column("endpoint_id", sa.String(40), nullable=False),
+    sa.Column("alert_id", sa.String(40), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the same on every attempt
+    sa.Column("status", sa.String(16), nullable=False),  # pending | delivered | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime, nullable=False),
+    sa.Column("lease_until", sa.DateTime),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("alert_id", "endpoint_id", name="webhook_deliveries_once"),
+    sa.Index("webhook_deliveries_due", "status", "next_attempt_at"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("attempt_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.String(40), nullable=False, index=True),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("attempted_at", sa.DateTime, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("error", sa.String(500)),
+)
+
+
 @cache
 def engine_for(url: str) -> sa.Engine:
     """The store's engine for this process, the store brought to the newest revision."""

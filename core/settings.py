@@ -99,6 +99,23 @@ class Settings(BaseSettings):
         default="1GB",
         description="DuckDB memory limit of one indexed metric's pre-computation in a build.",
     )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Accept webhook URLs on private, loopback and link-local addresses (for "
+        "a receiver on the same machine or network).",
+    )
+    webhook_retry_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A failed webhook delivery's first wait; doubled at each failure (at most "
+        "an hour), times a jitter of 0.5 - 1.5, for 24 hours.",
+    )
+    webhook_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a server process holds a webhook delivery it is sending; past "
+        "it (the process died), another one sends it.",
+    )
     otlp_feature_attribute: str = Field(
         default="tallyhouse.feature",
         description="The span (or resource) attribute whose value is a GenAI span's feature, "

@@ -23,7 +23,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from api.limits import webhooks
 from api.limits.schemas import Alert
+from api.limits.service import Limit
 from api.periods import iso_ms
 from core.control_store import limit_alerts
 
@@ -47,38 +49,76 @@ def reached(thresholds: tuple[int, ...], usage: Decimal, limit: Decimal) -> list
 
 def record(
     store: sa.Engine,
-    organization_id: str,
-    limit_id: str,
+    limit: Limit,
     subject_id: str | None,
     period: datetime,
     thresholds: list[int],
     usage: Decimal,
-    limit: Decimal,
     now: datetime,
 ) -> int:
-    """Insert an alert per threshold unless one is there already; how many were new."""
+    """Insert an alert per threshold unless one is there already, and in the same transaction
+    a webhook delivery of each new one; how many were new."""
     if not thresholds:
         return 0
     rows = [
         {
             "alert_id": "alr_" + "".join(secrets.choice(_ALPHABET) for _ in range(22)),
-            "organization_id": organization_id,
-            "limit_id": limit_id,
+            "organization_id": limit.organization_id,
+            "limit_id": limit.limit_id,
             "subject_key": subject_id or "",
             "period_start": _naive(period),
             "threshold": threshold,
             "usage": str(usage),
-            "limit_amount": str(limit),
+            "limit_amount": str(limit.limit_amount),
             "created_at": _naive(now),
         }
         for threshold in thresholds
     ]
     dialect = postgresql if store.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(limit_alerts).on_conflict_do_nothing(
-        index_elements=["limit_id", "subject_key", "period_start", "threshold"]
+    statement = (
+        dialect.insert(limit_alerts)
+        .on_conflict_do_nothing(
+            index_elements=["limit_id", "subject_key", "period_start", "threshold"]
+        )
+        .returning(limit_alerts.c.alert_id)
     )
     with store.begin() as con:
-        return con.execute(statement, rows).rowcount or 0
+        new = set(con.execute(statement, rows).scalars().all())
+        recorded = [row for row in rows if row["alert_id"] in new]
+        webhooks.enqueue(
+            con, limit.organization_id, [_webhook_data(limit, row) for row in recorded], now
+        )
+    return len(recorded)
+
+
+def _alert(row) -> Alert:
+    get = row.get if isinstance(row, dict) else row._mapping.get
+    return Alert(
+        id=get("alert_id"),
+        limitId=get("limit_id"),
+        subjectId=get("subject_key") or None,
+        threshold=get("threshold"),
+        usage=float(Decimal(get("usage"))),
+        limit=float(Decimal(get("limit_amount"))),
+        periodStart=iso_ms(get("period_start").replace(tzinfo=UTC)),
+        createdAt=iso_ms(get("created_at").replace(tzinfo=UTC)),
+    )
+
+
+def _webhook_data(limit: Limit, row: dict) -> dict:
+    """A webhook's `data`: the alert, the limit, and its status when the alert was made."""
+    usage, amount = Decimal(row["usage"]), limit.limit_amount
+    return {
+        "alert": _alert(row).model_dump(),
+        "limit": limit.public().model_dump(),
+        "status": {
+            "subjectId": row["subject_key"] or None,
+            "usage": float(usage),
+            "limit": float(amount),
+            "percentUsed": float((usage * 100 / amount).quantize(Decimal("0.01"))),
+            "periodStart": iso_ms(row["period_start"].replace(tzinfo=UTC)),
+        },
+    }
 
 
 def list_alerts(
@@ -92,19 +132,7 @@ def list_alerts(
         query = query.where(c.created_at >= _naive(since))
     with store.connect() as con:
         rows = con.execute(query.order_by(c.created_at, c.threshold, c.alert_id)).all()
-    return [
-        Alert(
-            id=row.alert_id,
-            limitId=row.limit_id,
-            subjectId=row.subject_key or None,
-            threshold=row.threshold,
-            usage=float(Decimal(row.usage)),
-            limit=float(Decimal(row.limit_amount)),
-            periodStart=iso_ms(row.period_start.replace(tzinfo=UTC)),
-            createdAt=iso_ms(row.created_at.replace(tzinfo=UTC)),
-        )
-        for row in rows
-    ]
+    return [_alert(row) for row in rows]
 
 
 @dataclass(frozen=True)

@@ -52,10 +52,7 @@ def published(view: SnapshotView, store: sa.Engine, settings: Settings, now: dat
             if subject is None and limit.subject_type != "organization":
                 continue  # events without that attribute belong to no subject
             reached = alerts.reached(limit.thresholds, usage, limit.limit_amount)
-            alerts.record(
-                store, limit.organization_id, limit.limit_id, subject, period, reached, usage,
-                limit.limit_amount, now,
-            )  # fmt: skip
+            alerts.record(store, limit, subject, period, reached, usage, now)
 
 
 def written(

@@ -1,4 +1,3 @@
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -6,19 +5,27 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from api.deps import Answers, AppSettings, Now, require_scope
 from api.errors import ValidationFailed, error_responses
 from api.keys.service import ApiKey
-from api.limits import alerts, service, status
+from api.limits import alerts, service, status, webhooks
 from api.limits.schemas import (
     Alert,
     DeletedLimit,
+    DeletedWebhook,
+    DeliveryAttempt,
     LimitCreate,
     LimitDefinition,
     LimitStatus,
     LimitUpdate,
+    Webhook,
+    WebhookCreate,
+    WebhookCreated,
 )
+from api.periods import EARLIEST_INSTANT, END_OF_TIME, iso_ms, parse_instant
 from core.metric_sandbox import SandboxLimits
 
 router = APIRouter(prefix="/v1/limits", tags=["limits"])
 alerts_router = APIRouter(prefix="/v1/alerts", tags=["limits"])
+webhooks_router = APIRouter(prefix="/v1/webhooks", tags=["limits"])
+WebhookId = Annotated[str, Path(description="The webhook's id (whk_…).", max_length=64)]
 LimitsReader = Annotated[ApiKey, Depends(require_scope("limits:read"))]
 LimitsWriter = Annotated[ApiKey, Depends(require_scope("limits:write"))]
 # an id that cannot be a limit's is simply not found (404), like another organization's
@@ -131,9 +138,58 @@ def list_alerts(
     start = None
     if since is not None:
         try:
-            start = datetime.fromisoformat(since.replace("Z", "+00:00"))
+            start = parse_instant(since.strip())
         except ValueError:
-            raise ValidationFailed(f"since: {since} is not an ISO-8601 instant") from None
-        if start.tzinfo is None:
-            start = start.replace(tzinfo=UTC)
+            raise ValidationFailed(f"since: {since!r} is not an ISO-8601 instant") from None
+        if not EARLIEST_INSTANT <= start <= END_OF_TIME:
+            raise ValidationFailed(
+                f"since must be from {iso_ms(EARLIEST_INSTANT)} to {iso_ms(END_OF_TIME)}"
+            )
     return alerts.list_alerts(request.app.state.store, key.organization_id, limitId, start)
+
+
+@webhooks_router.post(
+    "",
+    status_code=201,
+    response_model=WebhookCreated,
+    responses=WRITE_ERRORS,
+    summary="Add a webhook endpoint: every new alert is POSTed to it, signed",
+)
+def create_webhook(
+    body: WebhookCreate, key: LimitsWriter, request: Request, now: Now, settings: AppSettings
+) -> WebhookCreated:
+    endpoint, secret = webhooks.create_endpoint(
+        request.app.state.store, key.organization_id, body.url, body.description, now,
+        settings.webhook_allow_private,
+    )  # fmt: skip
+    return WebhookCreated(**endpoint.public(), secret=secret)
+
+
+@webhooks_router.get(
+    "", response_model=list[Webhook], responses=READ_ERRORS, summary="List webhook endpoints"
+)
+def list_webhooks(key: LimitsReader, request: Request) -> list[Webhook]:
+    endpoints = webhooks.list_endpoints(request.app.state.store, key.organization_id)
+    return [Webhook(**endpoint.public()) for endpoint in endpoints]
+
+
+@webhooks_router.post(
+    "/{id}/delete",
+    response_model=DeletedWebhook,
+    responses=WRITE_ERRORS,
+    summary="Delete a webhook endpoint (nothing more is sent to it)",
+)
+def delete_webhook(id: WebhookId, key: LimitsWriter, request: Request, now: Now) -> DeletedWebhook:
+    webhooks.delete_endpoint(request.app.state.store, key.organization_id, id, now)
+    return DeletedWebhook(id=id, deleted=True)
+
+
+@webhooks_router.get(
+    "/{id}/deliveries",
+    response_model=list[DeliveryAttempt],
+    responses=READ_ERRORS,
+    summary="Every delivery attempt to a webhook endpoint, failed ones too, oldest first",
+)
+def webhook_deliveries(id: WebhookId, key: LimitsReader, request: Request) -> list[DeliveryAttempt]:
+    rows = webhooks.attempts_of(request.app.state.store, key.organization_id, id)
+    return [DeliveryAttempt(**row) for row in rows]

@@ -165,3 +165,38 @@ class Alert(BaseModel):
         "threshold was reached (one alert per threshold and day)."
     )
     createdAt: str = Field(description="When the alert was recorded (UTC, ISO-8601).")
+
+
+class WebhookCreate(_Strict):
+    url: str = Field(min_length=1, max_length=2048, description="Where alerts are POSTed.")
+    description: str | None = Field(default=None, max_length=500)
+
+
+class Webhook(BaseModel):
+    id: str = Field(description="whk_ + 22 letters and digits.")
+    url: str
+    description: str | None
+    createdAt: str
+
+
+class WebhookCreated(Webhook):
+    secret: str = Field(
+        description="whsec_ + 32 letters and digits, shown this once: the key of every "
+        "delivery's Tallyhouse-Signature."
+    )
+
+
+class DeletedWebhook(BaseModel):
+    id: str
+    deleted: bool = Field(description="Always true: nothing more is delivered to it.")
+
+
+class DeliveryAttempt(BaseModel):
+    deliveryId: str
+    alertId: str = Field(description="The alert, and the id of the webhook's body.")
+    attempt: int = Field(description="1 for the first attempt of this delivery, then 2, …")
+    attemptedAt: str
+    statusCode: int | None = Field(description="The endpoint's answer; null if none came.")
+    error: str | None = Field(description="Why no answer came (timeout, refused, …).")
+    delivered: bool = Field(description="Whether this attempt got a 2xx.")
+    deliveryStatus: str = Field(description="The delivery now: pending, delivered or failed.")

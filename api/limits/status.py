@@ -83,9 +83,8 @@ def status(
         usage = sum(costs.values(), Decimal(0))
         shown = float(usd(usage))
     alerts.record(
-        store, limit.organization_id, limit.limit_id, subject,
-        alerts.period_key(limit.window_type, start, now),
-        alerts.reached(limit.thresholds, usage, limit.limit_amount), usage, limit.limit_amount, now,
+        store, limit, subject, alerts.period_key(limit.window_type, start, now),
+        alerts.reached(limit.thresholds, usage, limit.limit_amount), usage, now,
     )  # fmt: skip
     remaining = max(limit.limit_amount - usage, Decimal(0))
     percent = (usage * 100 / limit.limit_amount).quantize(CENT, ROUND_HALF_UP)

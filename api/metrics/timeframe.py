@@ -12,10 +12,10 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from api.errors import ValidationFailed
-from api.periods import EARLIEST_INSTANT, END_OF_TIME, iso_ms
+from api.periods import EARLIEST_INSTANT, END_OF_TIME, iso_ms, parse_instant
 
 TYPES = ("ALL", "RELATIVE", "ABSOLUTE")
 FIELDS = ("type", "days", "start", "end")
@@ -141,11 +141,8 @@ def _instant(value: object, name: str, *, end: bool) -> datetime:
         raise InvalidTimeframe(f"timeframe {name} must be an ISO-8601 date or date-time")
     text = value.strip()
     try:
-        if not text.isascii():
-            raise ValueError
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except (ValueError, OverflowError):
+        moment = parse_instant(text)
+    except ValueError:
         raise InvalidTimeframe(
             f"timeframe {name} must be an ISO-8601 date or date-time, not {value!r}"
         ) from None

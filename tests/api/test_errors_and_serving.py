@@ -118,6 +118,9 @@ class TestOpenApi:
             "/v1/limits/{id}/delete",
             "/v1/limits/{id}/status",
             "/v1/alerts",
+            "/v1/webhooks",
+            "/v1/webhooks/{id}/delete",
+            "/v1/webhooks/{id}/deliveries",
             "/v1/traces",
         }
         for path, item in paths.items():

@@ -3,15 +3,21 @@ the landing files priced independently, metric usage from the events posted."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.keys.service import SCOPES, create_key
-from api.limits import alerts, evaluate
+from api.limits import alerts, evaluate, service
 from api.main import create_app
 from core.control_store import engine_for
 from tests.api.conftest import auth
@@ -26,7 +32,10 @@ MONTH = {"type": "calendar_month"}
 def server(home_copy_module):
     """A client on a private copy of the built home (these tests post events), and keys with
     every scope for acme and globex."""
-    settings = home_copy_module.model_copy(update={"rate_limit": 0})
+    # webhooks to a receiver on this machine, retried after ~0.1 – 0.3 s (then doubling)
+    settings = home_copy_module.model_copy(
+        update={"rate_limit": 0, "webhook_allow_private": True, "webhook_retry_seconds": 0.2}
+    )
     engine = engine_for(settings.control_store_url)
     keys = {
         org: create_key(engine, org, list(SCOPES), "test", settings.clock())[1]
@@ -315,11 +324,135 @@ class TestAlerts:
         store = engine_for(settings.control_store_url)
         period = datetime(2026, 11, 1, tzinfo=UTC)
 
+        limit = service.Limit(
+            "lim_race", "acme", "Race", "end_user", None, "cost", None, "calendar_month", None,
+            Decimal(10), (80, 100), False, NOW, NOW,
+        )  # fmt: skip
+
         def one(_):
-            return alerts.record(store, "acme", "lim_race", "u", period, [80, 100],
-                                 Decimal(9), Decimal(10), NOW)  # fmt: skip
+            return alerts.record(store, limit, "u", period, [80, 100], Decimal(9), NOW)
 
         with ThreadPoolExecutor(8) as pool:
             new = sum(pool.map(one, range(16)))
         assert new == 2
         assert [a.threshold for a in alerts.list_alerts(store, "acme", "lim_race", None)] == [80, 100]  # fmt: skip
+
+
+class Receiver:
+    """A real HTTP server on loopback that keeps what it is sent and answers each POST with
+    the next status of `answers` (then 200)."""
+
+    def __init__(self, answers: list[int]) -> None:
+        self.received: list[tuple[dict, bytes]] = []
+        answers = list(answers)
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append((dict(self.headers), body))
+                self.send_response(answers.pop(0) if answers else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(self.received) >= count, self.received
+
+
+def signature_is_valid(secret: str, header: str, body: bytes) -> bool:
+    """Tallyhouse-Signature checked as a receiver would, from docs/limits.md alone."""
+    fields = dict(part.split("=", 1) for part in header.split(","))
+    expected = hmac.new(secret.encode("utf-8"), fields["t"].encode() + b"." + body, hashlib.sha256)
+    return hmac.compare_digest(expected.hexdigest(), fields["v1"])
+
+
+class TestWebhooks:
+    def test_an_alert_is_posted_signed_and_retried_until_it_is_taken(self, server):
+        client, keys, _ = server
+        receiver = Receiver([500, 503])  # fails twice, then takes it
+        made = client.post(
+            "/v1/webhooks", json={"url": receiver.url, "description": "ops"},
+            headers=auth(keys["acme"]),
+        )  # fmt: skip
+        assert made.status_code == 201, made.text
+        hook = made.json()
+        secret = hook["secret"]
+        assert secret.startswith("whsec_") and len(secret) == 38 and secret[6:].isalnum()
+        listed = client.get("/v1/webhooks", headers=auth(keys["acme"])).json()
+        assert {"id": hook["id"], "url": receiver.url, "description": "ops",
+                "createdAt": hook["createdAt"]} in listed  # fmt: skip
+        assert "secret" not in str(listed)
+        metric = simple_metric(client, keys["acme"], "COUNT", "webhook_probe")
+        limit = create(
+            client, keys["acme"], subject={"type": "organization"}, limit=1, thresholds=[100],
+            measure={"type": "metric", "metricId": metric},
+        )  # fmt: skip
+        event = {"eventType": "webhook_probe", "metricName": "probes", "quantity": 1,
+                 "idempotencyKey": "probe-1", "userId": "probe-customer",
+                 "timestamp": "2026-11-24T11:00:00Z"}  # fmt: skip
+        assert client.post("/v1/usage/events", json=event, headers=auth(keys["acme"])).status_code == 201  # fmt: skip
+        receiver.wait_for(3)
+        time.sleep(1.0)  # taken at the third: nothing more comes
+        assert len(receiver.received) == 3
+        bodies = {body for _, body in receiver.received}
+        assert len(bodies) == 1  # the same body, and so the same id, on every attempt
+        (body,) = bodies
+        sent = json.loads(body)
+        (alert,) = client.get("/v1/alerts", params={"limitId": limit["id"]}, headers=auth(keys["acme"])).json()  # fmt: skip
+        assert (sent["id"], sent["type"]) == (alert["id"], "limit.threshold_reached")
+        assert sent["data"]["alert"] == alert
+        assert sent["data"]["limit"]["id"] == limit["id"]
+        assert sent["data"]["status"]["usage"] == 1 and sent["data"]["status"]["percentUsed"] == 100
+        for headers, raw in receiver.received:
+            assert headers["Content-Type"] == "application/json"
+            assert signature_is_valid(secret, headers["Tallyhouse-Signature"], raw)
+            assert not signature_is_valid(secret[:-1] + "x", headers["Tallyhouse-Signature"], raw)
+        attempts = client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=auth(keys["acme"])).json()  # fmt: skip
+        assert [(a["attempt"], a["statusCode"], a["delivered"], a["alertId"]) for a in attempts] == [
+            (1, 500, False, alert["id"]), (2, 503, False, alert["id"]), (3, 200, True, alert["id"])
+        ]  # fmt: skip
+        assert {a["deliveryStatus"] for a in attempts} == {"delivered"}
+        gone = client.post(f"/v1/webhooks/{hook['id']}/delete", headers=auth(keys["acme"]))
+        assert gone.json() == {"id": hook["id"], "deleted": True}
+        assert hook["id"] not in str(client.get("/v1/webhooks", headers=auth(keys["acme"])).json())
+
+    @pytest.mark.parametrize(
+        ("url", "message"),
+        [
+            ("http://127.0.0.1:9/hooks", "private, loopback or link-local"),
+            ("http://169.254.169.254/latest", "private, loopback or link-local"),
+            ("http://10.1.2.3/", "private, loopback or link-local"),
+            ("ftp://example.com/", "http:// or https://"),
+            ("not a url", "http:// or https://"),
+        ],
+    )
+    def test_private_destinations_are_refused_unless_allowed(self, server, url, message):
+        _, keys, settings = server
+        default = settings.model_copy(update={"webhook_allow_private": False})
+        with TestClient(create_app(default)) as strict:
+            response = strict.post("/v1/webhooks", json={"url": url}, headers=auth(keys["acme"]))
+        assert response.status_code == 400 and message in response.text
+
+
+@pytest.mark.parametrize(
+    ("since", "message"),
+    [
+        ("9999-12-31T23:59:59-05:00", "not an ISO-8601 instant"),
+        ("yesterday", "not an ISO-8601 instant"),
+        ("0001-01-01T00:00:00Z", "since must be from"),
+    ],
+)
+def test_alerts_since_must_be_an_instant_a_read_may_name(server, since, message):
+    client, keys, _ = server
+    response = client.get("/v1/alerts", params={"since": since}, headers=auth(keys["acme"]))
+    assert response.status_code == 400 and message in response.text

@@ -49,6 +49,16 @@ COVERED = {
     ("POST", "/v1/limits/{id}/delete"): "test_another_organizations_limit_is_unknown_everywhere",
     ("GET", "/v1/limits/{id}/status"): "test_another_organizations_limit_is_unknown_everywhere",
     ("GET", "/v1/alerts"): "test_another_organizations_limit_is_unknown_everywhere",
+    ("GET", "/v1/webhooks"): "test_another_organizations_webhook_is_unknown_everywhere",
+    ("POST", "/v1/webhooks"): "test_another_organizations_webhook_is_unknown_everywhere",
+    (
+        "POST",
+        "/v1/webhooks/{id}/delete",
+    ): "test_another_organizations_webhook_is_unknown_everywhere",
+    (
+        "GET",
+        "/v1/webhooks/{id}/deliveries",
+    ): "test_another_organizations_webhook_is_unknown_everywhere",
 }
 
 
@@ -283,3 +293,18 @@ def test_another_organizations_limit_is_unknown_everywhere(client, key):
     refused = client.post("/v1/limits", json=on_a_metric, headers=key[B])
     assert refused.status_code == 404
     assert refused.json()["error"]["code"] == "METRIC_NOT_FOUND"
+
+
+def test_another_organizations_webhook_is_unknown_everywhere(client, key):
+    made = client.post("/v1/webhooks", json={"url": "https://93.184.216.34/hooks"}, headers=key[A])
+    assert made.status_code == 201, made.text
+    hook = made.json()["id"]
+    unknown = "whk_" + "Z" * 22
+    assert hook not in str(client.get("/v1/webhooks", headers=key[B]).json())
+    for method, url in (("get", "/v1/webhooks/{}/deliveries"), ("post", "/v1/webhooks/{}/delete")):
+        theirs = client.request(method, url.format(hook), headers=key[B])
+        nobodys = client.request(method, url.format(unknown), headers=key[B])
+        assert theirs.status_code == nobodys.status_code == 404, (method, url)
+        message = _comparable(theirs)[1]["error"]["message"]
+        assert message.replace(hook, unknown) == _comparable(nobodys)[1]["error"]["message"]
+    assert hook in str(client.get("/v1/webhooks", headers=key[A]).json())  # still A's
