@@ -3,15 +3,11 @@ the landing files priced independently, metric usage from the events posted."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,6 +17,7 @@ from api.limits import alerts, evaluate, service
 from api.main import create_app
 from core.control_store import engine_for
 from tests.api.conftest import auth
+from tests.api.webhook_receiver import Receiver, signature_is_valid
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 CENT = Decimal("0.01")
@@ -336,44 +333,6 @@ class TestAlerts:
             new = sum(pool.map(one, range(16)))
         assert new == 2
         assert [a.threshold for a in alerts.list_alerts(store, "acme", "lim_race", None)] == [80, 100]  # fmt: skip
-
-
-class Receiver:
-    """A real HTTP server on loopback that keeps what it is sent and answers each POST with
-    the next status of `answers` (then 200)."""
-
-    def __init__(self, answers: list[int]) -> None:
-        self.received: list[tuple[dict, bytes]] = []
-        answers = list(answers)
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append((dict(self.headers), body))
-                self.send_response(answers.pop(0) if answers else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait_for(self, count: int, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.received) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(self.received) >= count, self.received
-
-
-def signature_is_valid(secret: str, header: str, body: bytes) -> bool:
-    """Tallyhouse-Signature checked as a receiver would, from docs/limits.md alone."""
-    fields = dict(part.split("=", 1) for part in header.split(","))
-    expected = hmac.new(secret.encode("utf-8"), fields["t"].encode() + b"." + body, hashlib.sha256)
-    return hmac.compare_digest(expected.hexdigest(), fields["v1"])
 
 
 class TestWebhooks:
