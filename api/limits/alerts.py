@@ -26,8 +26,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from api.limits import webhooks
 from api.limits.schemas import Alert
 from api.limits.service import Limit
+from api.money import usd
 from api.periods import iso_ms
-from core.control_store import limit_alerts
+from core.control_store import limit_alerts, limit_definitions
 
 log = logging.getLogger("tallyhouse.api")
 _ALPHABET = string.ascii_letters + string.digits
@@ -91,14 +92,16 @@ def record(
     return len(recorded)
 
 
-def _alert(row) -> Alert:
+def _alert(row, measure_type: str) -> Alert:
+    """An alert as the API shows it: a cost limit's usage rounded to cents at the edge."""
     get = row.get if isinstance(row, dict) else row._mapping.get
+    usage = Decimal(get("usage"))
     return Alert(
         id=get("alert_id"),
         limitId=get("limit_id"),
         subjectId=get("subject_key") or None,
         threshold=get("threshold"),
-        usage=float(Decimal(get("usage"))),
+        usage=float(usd(usage) if measure_type == "cost" else usage),
         limit=float(Decimal(get("limit_amount"))),
         periodStart=iso_ms(get("period_start").replace(tzinfo=UTC)),
         createdAt=iso_ms(get("created_at").replace(tzinfo=UTC)),
@@ -109,11 +112,11 @@ def _webhook_data(limit: Limit, row: dict) -> dict:
     """A webhook's `data`: the alert, the limit, and its status when the alert was made."""
     usage, amount = Decimal(row["usage"]), limit.limit_amount
     return {
-        "alert": _alert(row).model_dump(),
+        "alert": _alert(row, limit.measure_type).model_dump(),
         "limit": limit.public().model_dump(),
         "status": {
             "subjectId": row["subject_key"] or None,
-            "usage": float(usage),
+            "usage": float(usd(usage) if limit.measure_type == "cost" else usage),
             "limit": float(amount),
             "percentUsed": float((usage * 100 / amount).quantize(Decimal("0.01"))),
             "periodStart": iso_ms(row["period_start"].replace(tzinfo=UTC)),
@@ -124,15 +127,19 @@ def _webhook_data(limit: Limit, row: dict) -> dict:
 def list_alerts(
     store: sa.Engine, organization_id: str, limit_id: str | None, since: datetime | None
 ) -> list[Alert]:
-    c = limit_alerts.c
-    query = sa.select(limit_alerts).where(c.organization_id == organization_id)
+    c, limits = limit_alerts.c, limit_definitions.c
+    query = (
+        sa.select(limit_alerts, limits.measure_type)
+        .join_from(limit_alerts, limit_definitions, limits.limit_id == c.limit_id, isouter=True)
+        .where(c.organization_id == organization_id)
+    )
     if limit_id is not None:
         query = query.where(c.limit_id == limit_id)
     if since is not None:
         query = query.where(c.created_at >= _naive(since))
     with store.connect() as con:
         rows = con.execute(query.order_by(c.created_at, c.threshold, c.alert_id)).all()
-    return [_alert(row) for row in rows]
+    return [_alert(row, row.measure_type) for row in rows]
 
 
 @dataclass(frozen=True)

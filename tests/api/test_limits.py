@@ -314,6 +314,9 @@ class TestAlerts:
         for _ in range(2):  # twice, as two server processes seeing the same publish would
             evaluate.published(state.snapshot.view(), state.store, state.settings, NOW)
         assert alerts_of(client, keys["acme"], made["id"]) == sorted(expected)
+        listed = client.get("/v1/alerts", params={"limitId": made["id"]}, headers=auth(keys["acme"])).json()  # fmt: skip
+        for alert in listed:  # usage as the status shows it: cents
+            assert alert["usage"] == float(spent[alert["subjectId"]].quantize(CENT, ROUND_HALF_UP))
         assert any(t == 100 for _, t, _ in expected) and any(t == 50 for _, t, _ in expected)
 
     def test_recorded_once_however_many_record_it_at_once(self, server):
