@@ -38,6 +38,11 @@ def _add_month(moment: datetime, months: int) -> datetime:
     return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
 
 
+def naive_utc(moment: datetime) -> datetime:
+    """An instant as the stores and the warehouse keep it: UTC, without a zone."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
 def calendar_period(unit: str, now: datetime) -> tuple[datetime, datetime]:
     """The calendar month or day (UTC) holding `now`: [start, end)."""
     if unit == "month":

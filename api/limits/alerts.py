@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,12 +26,11 @@ from api.limits import webhooks
 from api.limits.schemas import Alert
 from api.limits.service import Limit
 from api.money import usd
-from api.periods import iso_ms
+from api.periods import iso_ms, naive_utc
 from core.control_store import limit_alerts, limit_definitions
 
 log = logging.getLogger("tallyhouse.api")
 _ALPHABET = string.ascii_letters + string.digits
-_QUERIES = Path(__file__).parent / "queries"
 
 
 def period_key(window_type: str, period_start: datetime, now: datetime) -> datetime:
@@ -67,11 +65,11 @@ def record(
             "organization_id": limit.organization_id,
             "limit_id": limit.limit_id,
             "subject_key": subject_id or "",
-            "period_start": _naive(period),
+            "period_start": naive_utc(period),
             "threshold": threshold,
             "usage": str(usage),
             "limit_amount": str(limit.limit_amount),
-            "created_at": _naive(now),
+            "created_at": naive_utc(now),
         }
         for threshold in thresholds
     ]
@@ -136,7 +134,7 @@ def list_alerts(
     if limit_id is not None:
         query = query.where(c.limit_id == limit_id)
     if since is not None:
-        query = query.where(c.created_at >= _naive(since))
+        query = query.where(c.created_at >= naive_utc(since))
     with store.connect() as con:
         rows = con.execute(query.order_by(c.created_at, c.threshold, c.alert_id)).all()
     return [_alert(row, row.measure_type) for row in rows]
@@ -201,7 +199,3 @@ class AlertWatcher:
                     self._evaluate(item)
             except Exception:  # an evaluation that fails is tried again at the next one
                 log.exception("limit alerts: evaluation failed")
-
-
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)

@@ -23,7 +23,7 @@ from api.limits.schemas import (
     Subject,
 )
 from api.metrics import service as metrics
-from api.periods import iso_ms
+from api.periods import iso_ms, naive_utc
 from core.sql import load_sql
 
 _SQL = Path(__file__).parent / "sql"
@@ -133,7 +133,7 @@ def create_limit(store: sa.Engine, organization_id: str, body: LimitCreate, now:
                 "measure_type": body.measure.type,
                 "metric_id": body.measure.metricId,
                 **_changeable(body.window, body.limit, body.thresholds, body.hard),
-                "now": _naive(now),
+                "now": naive_utc(now),
             },
         )
     return get_limit(store, organization_id, limit_id)
@@ -157,7 +157,7 @@ def update_limit(
                     body.thresholds if body.thresholds is not None else list(current.thresholds),
                     body.hard if body.hard is not None else current.hard,
                 ),
-                "now": _naive(now),
+                "now": naive_utc(now),
             },
         )
     return get_limit(store, organization_id, limit_id)
@@ -167,7 +167,7 @@ def delete_limit(store: sa.Engine, organization_id: str, limit_id: str, now: dat
     with store.begin() as con:
         deleted = con.execute(
             _sql("delete_limit"),
-            {"organization_id": organization_id, "limit_id": limit_id, "now": _naive(now)},
+            {"organization_id": organization_id, "limit_id": limit_id, "now": naive_utc(now)},
         ).rowcount
     if deleted != 1:
         raise LimitNotFound(f"Limit not found: {limit_id}")
@@ -181,7 +181,3 @@ def _changeable(window: LimitWindow, amount: Decimal, thresholds: list[int], har
         "thresholds": json.dumps(thresholds),
         "hard": hard,
     }
-
-
-def _naive(now: datetime) -> datetime:
-    return now.astimezone(UTC).replace(tzinfo=None)

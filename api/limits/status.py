@@ -20,7 +20,7 @@ from api.metrics import service as metrics
 from api.metrics import values
 from api.metrics.timeframe import Timeframe
 from api.money import CENT, usd
-from api.periods import calendar_period, iso_ms, rolling_period
+from api.periods import calendar_period, iso_ms, naive_utc, rolling_period
 from api.snapshot import SnapshotView
 from core.metric_sandbox import SandboxLimits
 from core.sql import load_sql
@@ -118,15 +118,11 @@ def subject_costs(
                 "org": limit.organization_id,
                 "subject_type": limit.subject_type,
                 "subject_id": subject,
-                "period_start": _naive(start),
-                "period_end": _naive(end),
+                "period_start": naive_utc(start),
+                "period_end": naive_utc(end),
             },
         ).fetchall()
         (built_at,) = cursor.execute("select built_at from snapshot_info").fetchall()[0]
     finally:
         cursor.close()
     return {subject_id: Decimal(usage) for subject_id, usage in rows}, built_at.replace(tzinfo=UTC)
-
-
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)

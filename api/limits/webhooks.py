@@ -29,7 +29,7 @@ import httpx
 import sqlalchemy as sa
 
 from api.errors import NotFound, ValidationFailed
-from api.periods import iso_ms
+from api.periods import iso_ms, naive_utc
 from core.control_store import webhook_attempts, webhook_deliveries, webhook_endpoints
 
 log = logging.getLogger("tallyhouse.api")
@@ -95,7 +95,7 @@ def create_endpoint(
     allow_private: bool,
 ) -> tuple[Endpoint, str]:  # fmt: skip
     check_url(url, allow_private)
-    endpoint = Endpoint(_id("whk_"), url, description, _naive(now))
+    endpoint = Endpoint(_id("whk_"), url, description, naive_utc(now))
     secret = _id("whsec_", 32)
     with store.begin() as con:
         con.execute(
@@ -125,7 +125,7 @@ def delete_endpoint(store: sa.Engine, organization_id: str, endpoint_id: str, no
             webhook_endpoints.update()
             .where(c.organization_id == organization_id, c.endpoint_id == endpoint_id)
             .where(c.deleted_at.is_(None))
-            .values(deleted_at=_naive(now))
+            .values(deleted_at=naive_utc(now))
         ).rowcount  # fmt: skip
     if deleted != 1:
         raise WebhookNotFound(f"Webhook not found: {endpoint_id}")
@@ -199,10 +199,6 @@ def enqueue(con: sa.Connection, organization_id: str, alerts: list[dict], now: d
 
 def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def backoff(attempt: int, base_seconds: float) -> timedelta:
