@@ -39,7 +39,10 @@ def _add_month(moment: datetime, months: int) -> datetime:
 
 
 def naive_utc(moment: datetime) -> datetime:
-    """An instant as the stores and the warehouse keep it: UTC, without a zone."""
+    """An instant as the stores and the warehouse keep it: UTC, without a zone (one without a
+    zone is UTC already)."""
+    if moment.tzinfo is None:
+        return moment
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
@@ -53,9 +56,10 @@ def calendar_period(unit: str, now: datetime) -> tuple[datetime, datetime]:
 
 
 def rolling_period(days: int, now: datetime) -> tuple[datetime, datetime]:
-    """The days × 24 hours ending now, now included: [start, end)."""
-    end = now + timedelta(microseconds=1)
-    return end - timedelta(days=days), end
+    """The days × 24 hours ending now, both ends included — the first instant counted is
+    exactly `days` before now — as [start, end): the one rolling window of `last-7-days`,
+    metrics' RELATIVE timeframes and limits' rolling_days."""
+    return now - timedelta(days=days), now + timedelta(microseconds=1)
 
 
 def time_window(name: str, now: datetime) -> Window:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import duckdb
 from starlette.concurrency import run_in_threadpool
@@ -57,6 +57,52 @@ class AnswerCache:
             self._answers.move_to_end(key)
             while len(self._answers) > self.size:
                 self._answers.popitem(last=False)
+
+
+class Kept(Generic[T]):
+    """What a snapshot's state keeps by key (a customer's events, running totals): loaded once
+    per key however many requests ask at once, the least recently used dropped once the kept
+    rows (`rows(value)`) pass `max_rows`; a value bigger than that alone is not kept."""
+
+    def __init__(self, rows: Callable[[T], int] = lambda _: 1) -> None:
+        self._rows = rows
+        self._values: OrderedDict[Hashable, T] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+        self._loading: dict[Hashable, threading.Lock] = {}
+
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._values
+
+    def held(self, key: Hashable) -> T | None:
+        """The value if it is kept already (no load)."""
+        with self._lock:
+            return self._values.get(key)
+
+    def get(self, key: Hashable, load: Callable[[], T], max_rows: int) -> T:
+        with self._lock:
+            found = self._values.get(key)
+            if found is not None:
+                self._values.move_to_end(key)
+                return found
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:  # one load per key at a time
+            with self._lock:
+                found = self._values.get(key)
+            if found is not None:
+                return found
+            value = load()  # outside the kept values' lock: a query
+            with self._lock:
+                self._loading.pop(key, None)
+                rows = self._rows(value)
+                if rows <= max_rows:
+                    self._values[key] = value
+                    self._size += rows
+                    while self._size > max_rows:
+                        _, dropped = self._values.popitem(last=False)
+                        self._size -= self._rows(dropped)
+            return value
 
 
 @dataclass(frozen=True)

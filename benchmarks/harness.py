@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -161,3 +164,41 @@ def add_new_events(home: str, events: int, tag: str = "later", seed: int = 2) ->
                 body["idempotencyKey"] = f"{tag}-" + body["idempotencyKey"]
                 out.write(json.dumps(body) + "\n")
     return events
+
+
+def loaded_reads_main(doc: str, name: str, measure: Callable[..., list[dict]]) -> None:
+    """The command line of a benchmark that loads reads of a built home with unbuilt events
+    (metric_values.py, limits.py): a home of --events generated events built with read_api's
+    metrics (or --home, one built before, kept), then `measure`'s table."""
+    from read_api import create_metrics  # read_api imports this module
+
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--home", help="a home built before with read_api's metrics (kept)")
+    parser.add_argument("--unbuilt", type=int, default=10_000)
+    parser.add_argument("--seconds", type=int, default=10, help="load per read")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--only", help="only the reads whose name contains this")
+    options = parser.parse_args()
+    home = options.home or tempfile.mkdtemp(prefix="tallyhouse-bench-")
+    try:
+        env = home_env(home, TALLYHOUSE_RATE_LIMIT="0")
+        ids_file = Path(home) / "benchmark_metrics.json"
+        if options.home:
+            ids = json.loads(ids_file.read_text())
+        else:
+            generate(env, options.events)
+            ids = create_metrics(home)
+            ids_file.write_text(json.dumps(ids))
+            run_measured(tallyhouse("build"), env)
+        rows = measure(
+            home, env, ids, unbuilt=options.unbuilt, seconds=options.seconds,
+            connections=options.connections, workers=options.workers, only=options.only,
+        )  # fmt: skip
+    finally:
+        if not options.home:
+            shutil.rmtree(home, ignore_errors=True)
+    print_table(rows, name)

@@ -20,12 +20,9 @@ computed. Written to benchmarks/results/metric_values.json.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import random
-import shutil
-import tempfile
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -34,8 +31,7 @@ from pathlib import Path
 
 import duckdb
 import httpx
-from harness import PINNED_NOW, generate, home_env, print_table, run_measured, tallyhouse, wrk
-from read_api import create_metrics
+from harness import PINNED_NOW, loaded_reads_main, run_measured, tallyhouse, wrk
 
 from api import subprocess_server
 from api.metrics import service
@@ -293,37 +289,5 @@ def measure(home: str, env: dict, ids: dict, *, unbuilt: int, seconds: int, conn
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--home", help="a home built before with read_api's metrics (kept)")
-    parser.add_argument("--unbuilt", type=int, default=10_000)
-    parser.add_argument("--seconds", type=int, default=10, help="load per read")
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--only", help="only the reads whose name contains this")
-    options = parser.parse_args()
-    home = options.home or tempfile.mkdtemp(prefix="tallyhouse-bench-")
-    try:
-        env = home_env(home, TALLYHOUSE_RATE_LIMIT="0")
-        if options.home:
-            ids = json.loads((Path(home) / "benchmark_metrics.json").read_text())
-        else:
-            generate(env, options.events)
-            ids = create_metrics(home)
-            (Path(home) / "benchmark_metrics.json").write_text(json.dumps(ids))
-            run_measured(tallyhouse("build"), env)
-        rows = measure(
-            home, env, ids, unbuilt=options.unbuilt, seconds=options.seconds,
-            connections=options.connections, workers=options.workers, only=options.only,
-        )  # fmt: skip
-    finally:
-        if not options.home:
-            shutil.rmtree(home, ignore_errors=True)
-    print_table(rows, "metric_values")
-
-
 if __name__ == "__main__":
-    main()
+    loaded_reads_main(__doc__, "metric_values", measure)

@@ -9,7 +9,8 @@ each compared row by row with the build's daily mart → the read API under load
 each cost endpoint's answer aggregated from the raw events per request → the no-op build →
 1% new events and the incremental build (marginal ratio), then 1% more (its publish recycles
 the first snapshot: the home keeps 2) → metric values with 10,000 acknowledged but unbuilt
-events, each answer checked against the oracle (metric_values.py). Then once: the ingest API
+events, each answer checked against the oracle (metric_values.py) → limit status checks of
+each kind, each usage checked against an oracle (limits.py). Then once: the ingest API
 (wrk).
 Printed as tables and written to benchmarks/results/run.json.
 
@@ -41,6 +42,7 @@ from harness import (
     write_json,
 )
 from ingest_api import measure as measure_ingest
+from limits import measure as measure_limits
 from metric_values import measure as measure_metric_values
 from read_api import create_metrics
 from read_api import measure as measure_reads
@@ -85,10 +87,15 @@ def measure_size(events: int, options: argparse.Namespace) -> dict[str, object]:
         # home that has built a few times does; the first +1% copies the served one
         add_new_events(home, events // 100, tag="again", seed=3)
         again_s, _ = _build(env)
-        metric_values = []
+        metric_values, limits = [], []
         if events <= options.reads_max_events:  # last: its unbuilt events are never built
             print(f"[{events:,}] metric values with unbuilt events", flush=True)
             metric_values = measure_metric_values(
+                home, env, metric_ids, unbuilt=10_000, seconds=options.seconds,
+                connections=options.connections, workers=options.workers,
+            )  # fmt: skip
+            print(f"[{events:,}] limit status checks", flush=True)
+            limits = measure_limits(
                 home, env, metric_ids, unbuilt=10_000, seconds=options.seconds,
                 connections=options.connections, workers=options.workers,
             )  # fmt: skip
@@ -121,6 +128,7 @@ def measure_size(events: int, options: argparse.Namespace) -> dict[str, object]:
         ),
         "read_api": reads,
         "metric_values": metric_values,
+        "limits": limits,
         "home": home if options.keep else None,
     }
 
@@ -150,7 +158,11 @@ def main() -> None:
         sizes.append(measure_size(events, options))
         # each size's figures as soon as they are measured (a 100M run takes an hour)
         figures = sizes[-1].items()
-        print(json.dumps({k: v for k, v in figures if k not in ("read_api", "metric_values")}))
+        print(
+            json.dumps(
+                {k: v for k, v in figures if k not in ("read_api", "metric_values", "limits")}
+            )
+        )
     ingest = (
         None if options.skip_ingest else measure_ingest(options.workers, options.connections, 10)
     )
@@ -172,6 +184,8 @@ def main() -> None:
     print_table([{"events": s["events"], **row} for s in sizes for row in s["read_api"]])
     print()
     print_table([{"events": s["events"], **row} for s in sizes for row in s["metric_values"]])
+    print()
+    print_table([{"events": s["events"], **row} for s in sizes for row in s["limits"]])
     if ingest:
         print()
         print_table(ingest)

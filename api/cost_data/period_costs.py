@@ -9,20 +9,26 @@ are loaded. This matters for the rolling windows (the 7 or 30 x 24 hours ending 
 edges move with every request, so no two requests ask the same question; their edge hours
 stay the same for an hour.
 
+The same holds for one subject of a limit (an end user, feature, model or provider: cost
+limits' status checks, api/limits/status.py): its hours and edge hours come from the
+organization's priced events (queries/subject_costs.sql), loaded per subject as asked for.
+
 Running totals are Decimals summed with enough digits for DECIMAL(38,18) values, so every
 answer equals the SQL sum of the same rows to the last digit.
 """
 
 from __future__ import annotations
 
-import threading
 from bisect import bisect_left
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
 from datetime import datetime, timedelta
 from decimal import Context, Decimal
+from pathlib import Path
 
 import duckdb
+
+from api.periods import EARLIEST_INSTANT, END_OF_TIME, naive_utc
+from api.snapshot import Kept
+from core.sql import load_sql
 
 # exact sums and differences of DECIMAL(38, 18) amounts, well past any real total
 EXACT = Context(prec=60)
@@ -31,6 +37,10 @@ HOUR = timedelta(hours=1)
 # bounds on what one snapshot keeps, per API process
 ORGANIZATIONS_KEPT = 1024
 EDGE_EVENTS_KEPT = 1_000_000
+SUBJECT_HOURS_KEPT = 2_000_000
+_QUERIES = Path(__file__).parent / "queries"
+# whose cost: the whole organization (None), or one (subject type, id) of a limit
+Subject = tuple[str, str] | None
 
 
 class RunningTotals:
@@ -56,61 +66,48 @@ class RunningTotals:
         return EXACT.subtract(self.totals[last], self.totals[first])
 
 
-class _Kept:
-    """Running totals by key, least recently used dropped first once their rows (or, with
-    `by_rows=False`, their number) exceed `limit`."""
-
-    def __init__(self, limit: int, *, by_rows: bool) -> None:
-        self._limit, self._by_rows = limit, by_rows
-        self._totals: OrderedDict[Hashable, RunningTotals] = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
-
-    def __contains__(self, key: Hashable) -> bool:
-        with self._lock:
-            return key in self._totals
-
-    def get(self, key: Hashable, load: Callable[[], RunningTotals]) -> RunningTotals:
-        with self._lock:
-            totals = self._totals.get(key)
-            if totals is not None:
-                self._totals.move_to_end(key)
-                return totals
-        totals = load()  # outside the lock: a query; two loads of one key are harmless
-        with self._lock:
-            if key not in self._totals:
-                self._totals[key] = totals
-                self._size += len(totals) if self._by_rows else 1
-            while self._size > self._limit and len(self._totals) > 1:
-                _, dropped = self._totals.popitem(last=False)
-                self._size -= len(dropped) if self._by_rows else 1
-        return totals
-
-
 class PeriodCosts:
-    """One snapshot's period costs, loaded per organization and edge hour as asked for."""
+    """One snapshot's period costs, loaded per organization (or subject) and edge hour as asked
+    for."""
 
     def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
         self._connection = connection
-        self._hours = _Kept(ORGANIZATIONS_KEPT, by_rows=False)
-        self._edges = _Kept(EDGE_EVENTS_KEPT, by_rows=True)
+        self._hours: Kept[RunningTotals] = Kept()  # one per organization
+        self._subject_hours: Kept[RunningTotals] = Kept(len)
+        self._edges: Kept[RunningTotals] = Kept(len)
 
-    def in_memory(self, org: str, *periods: tuple[datetime, datetime]) -> bool:
+    def in_memory(
+        self, org: str, *periods: tuple[datetime, datetime], subject: Subject = None
+    ) -> bool:
         """Whether cost() answers these (start, end) periods without a query."""
-        edges = [(org, hour) for start, end in periods for hour in _edge_hours(start, end)]
-        return org in self._hours and all(key in self._edges for key in edges)
+        edges = [(org, subject, hour) for start, end in periods for hour in _edge_hours(start, end)]
+        whole = (
+            (org, None) in self._hours if subject is None else (org, subject) in self._subject_hours
+        )
+        return whole and all(key in self._edges for key in edges)
 
-    def cost(self, org: str, start: datetime, end: datetime) -> Decimal:
-        """Cost of the organization's events with start <= event_at < end (UTC): whole hours
-        from the hourly totals, the part of an hour at either edge from its events."""
-        start, end = _naive(start), _naive(end)
+    def cost(self, org: str, start: datetime, end: datetime, subject: Subject = None) -> Decimal:
+        """Cost of the organization's (or the subject's) events with start <= event_at < end:
+        whole hours from the hourly totals, the part of an hour at either edge from its events."""
+        start, end = naive_utc(start), naive_utc(end)
         total = ZERO
         if _hour_floor(start) != _hour_floor(end):
             whole_from = _hour_floor(start) + HOUR if _inside(start) else start
-            hours = self._hours.get(org, lambda: self._org_hours(org))
+            if subject is None:
+                hours = self._hours.get(
+                    (org, None), lambda: self._org_hours(org), ORGANIZATIONS_KEPT
+                )
+            else:
+                hours = self._subject_hours.get(
+                    (org, subject), lambda: self._subject(org, subject, "hour"), SUBJECT_HOURS_KEPT
+                )
             total = hours.between(whole_from, _hour_floor(end))
         for hour in _edge_hours(start, end):
-            events = self._edges.get((org, hour), lambda hour=hour: self._edge(org, hour))
+            events = self._edges.get(
+                (org, subject, hour),
+                lambda hour=hour: self._edge(org, subject, hour),
+                EDGE_EVENTS_KEPT,
+            )
             total = EXACT.add(total, events.between(max(start, hour), min(end, hour + HOUR)))
         return total
 
@@ -123,17 +120,15 @@ class PeriodCosts:
             )
         )
 
-    def _edge(self, org: str, hour: datetime) -> RunningTotals:
-        return RunningTotals(
-            self._rows(
-                "select event_at, cost_usd from fct_usage_costs "
-                "where organization_id = $org and event_at >= $hour and event_at < $next "
-                "order by event_at",
-                {"org": org, "hour": hour, "next": hour + HOUR},
-            )
-        )
+    def _edge(self, org: str, subject: Subject, hour: datetime) -> RunningTotals:
+        return self._subject(org, subject, "event", hour, hour + HOUR)
 
-    def _rows(self, sql: str, parameters: dict[str, object]) -> list[tuple[datetime, Decimal]]:
+    def _subject(self, org: str, subject: Subject, grain: str, *span: datetime) -> RunningTotals:
+        subject_type, subject_id = subject or ("organization", None)
+        rows = subject_costs(self._connection, org, subject_type, subject_id, grain, *span)
+        return RunningTotals([(instant, usage) for _, instant, usage in rows])
+
+    def _rows(self, sql: str, parameters: dict[str, object]) -> list[tuple]:
         cursor = self._connection.cursor()
         try:
             return cursor.execute(sql, parameters).fetchall()
@@ -141,19 +136,43 @@ class PeriodCosts:
             cursor.close()
 
 
+def subject_costs(
+    connection: duckdb.DuckDBPyConnection,
+    org: str,
+    subject_type: str,
+    subject_id: str | None,
+    grain: str,
+    start: datetime = EARLIEST_INSTANT,
+    end: datetime = END_OF_TIME,
+) -> list[tuple[str | None, datetime | None, Decimal]]:
+    """(subject, instant, cost) rows of queries/subject_costs.sql: per subject over
+    [start, end) (`grain` "period"), or per subject and hour ("hour") or event instant
+    ("event"), in time order."""
+    cursor = connection.cursor()
+    try:
+        return cursor.execute(
+            load_sql(_QUERIES, "subject_costs"),
+            {
+                "org": org,
+                "subject_type": subject_type,
+                "subject_id": subject_id,
+                "period_start": naive_utc(start),
+                "period_end": naive_utc(end),
+                "grain": grain,
+            },
+        ).fetchall()
+    finally:
+        cursor.close()
+
+
 def _edge_hours(start: datetime, end: datetime) -> list[datetime]:
     """The hours [start, end) covers only in part (each read from its events)."""
-    start, end = _naive(start), _naive(end)
+    start, end = naive_utc(start), naive_utc(end)
     if end <= start:
         return []
     if _hour_floor(start) == _hour_floor(end):
         return [_hour_floor(start)]
     return [_hour_floor(bound) for bound in (start, end) if _inside(bound)]
-
-
-def _naive(moment: datetime) -> datetime:
-    """The warehouse's timestamps are naive UTC."""
-    return moment.replace(tzinfo=None)
 
 
 def _hour_floor(moment: datetime) -> datetime:

@@ -14,6 +14,8 @@ import queue
 import secrets
 import string
 import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
@@ -31,6 +33,11 @@ from core.control_store import limit_alerts, limit_definitions
 
 log = logging.getLogger("tallyhouse.api")
 _ALPHABET = string.ascii_letters + string.digits
+# per store, the (limit, subject, period, threshold) keys this process knows are recorded, so
+# that a status check over a threshold reached long ago writes nothing (the most recent kept)
+_KNOWN_KEPT = 100_000
+_known: weakref.WeakKeyDictionary[sa.Engine, OrderedDict] = weakref.WeakKeyDictionary()
+_known_lock = threading.Lock()
 
 
 def period_key(window_type: str, period_start: datetime, now: datetime) -> datetime:
@@ -57,7 +64,8 @@ def record(
 ) -> int:
     """Insert an alert per threshold unless one is there already, and in the same transaction
     a webhook delivery of each new one; how many were new."""
-    if not thresholds:
+    keys = [(limit.limit_id, subject_id or "", period, threshold) for threshold in thresholds]
+    if _all_known(store, keys):  # none reached, or all recorded before
         return 0
     rows = [
         {
@@ -87,7 +95,32 @@ def record(
         webhooks.enqueue(
             con, limit.organization_id, [_webhook_data(limit, row) for row in recorded], now
         )
+    _remember(store, keys)
     return len(recorded)
+
+
+def known(
+    store: sa.Engine, limit: Limit, subject_id: str | None, period: datetime, thresholds: list[int]
+) -> bool:
+    """Whether this process knows these alerts are recorded already (record() would write
+    nothing)."""
+    return _all_known(store, [(limit.limit_id, subject_id or "", period, t) for t in thresholds])
+
+
+def _all_known(store: sa.Engine, keys: list[tuple]) -> bool:
+    with _known_lock:
+        known = _known.get(store, {})
+        return all(key in known for key in keys)
+
+
+def _remember(store: sa.Engine, keys: list[tuple]) -> None:
+    with _known_lock:
+        known = _known.setdefault(store, OrderedDict())
+        for key in keys:
+            known[key] = None
+            known.move_to_end(key)
+        while len(known) > _KNOWN_KEPT:
+            known.popitem(last=False)
 
 
 def _alert(row, measure_type: str) -> Alert:
@@ -168,6 +201,15 @@ class AlertWatcher:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+    def stored(self, organization_id: str, outcomes) -> None:
+        """The write path's outcomes (api/usage_events/service.py): the customers of the
+        events just stored, for their metric limits' alerts (never blocks a write)."""
+        customers = {
+            o.event["userId"] for o in outcomes if o.status == "recorded" and o.event.get("userId")
+        }
+        if customers:
+            self.written(organization_id, customers)
 
     def written(self, organization_id: str, customers: set[str]) -> None:
         """Events of these customers were acknowledged (never blocks a write)."""

@@ -46,7 +46,7 @@ def published(view: SnapshotView, store: sa.Engine, settings: Settings, now: dat
                 _status(view, store, settings, now, limit, limit.subject_id)
             continue
         start, end, _ = status.period(limit, now)
-        costs, _ = status.subject_costs(view, limit, limit.subject_id, start, end)
+        costs = status.subject_costs(view, limit, start, end)
         period = alerts.period_key(limit.window_type, start, now)
         for subject, usage in costs.items():
             if subject is None and limit.subject_type != "organization":

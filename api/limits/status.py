@@ -6,12 +6,15 @@ metric's value, which counts every event the write API acknowledged (docs/metric
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
+import duckdb
 import sqlalchemy as sa
 
+from api.cost_data import period_costs
+from api.cost_data.period_costs import PeriodCosts, Subject
 from api.errors import ValidationFailed
 from api.limits import alerts
 from api.limits.schemas import LimitStatus
@@ -20,12 +23,10 @@ from api.metrics import service as metrics
 from api.metrics import values
 from api.metrics.timeframe import Timeframe
 from api.money import CENT, usd
-from api.periods import calendar_period, iso_ms, naive_utc, rolling_period
+from api.periods import calendar_period, iso_ms, rolling_period
 from api.snapshot import SnapshotView
 from core.metric_sandbox import SandboxLimits
-from core.sql import load_sql
 
-_QUERIES = Path(__file__).parent / "queries"
 _ONE_MS = timedelta(milliseconds=1)
 
 
@@ -65,64 +66,123 @@ def status(
     sandbox: SandboxLimits,
     cache_rows: int,
 ) -> LimitStatus:
+    """The status, with the alerts its usage reaches recorded."""
     subject = subject_of(limit, subject_id)
     start, end, resets = period(limit, now)
     if limit.measure_type == "metric":
         metric = metrics.get_metric(store, limit.organization_id, limit.metric_id)
-        timeframe = (
-            Timeframe(type="RELATIVE", days=limit.window_days)
-            if resets is None
-            else Timeframe(type="ABSOLUTE", start=start, end=end)
-        )
+        timeframe = _timeframe(limit, start, end, resets)
         value = values.metric_value(
             view, store, metric, subject, timeframe, now, sandbox, None, cache_rows
         ).value
-        usage, shown, as_of = Decimal(str(value or 0)), value or 0, now
+        usage = _Usage.of_metric(value, now)
     else:
-        costs, as_of = subject_costs(view, limit, subject, start, end)
-        usage = sum(costs.values(), Decimal(0))
-        shown = float(usd(usage))
-    alerts.record(
-        store, limit, subject, alerts.period_key(limit.window_type, start, now),
-        alerts.reached(limit.thresholds, usage, limit.limit_amount), usage, now,
-    )  # fmt: skip
-    remaining = max(limit.limit_amount - usage, Decimal(0))
-    percent = (usage * 100 / limit.limit_amount).quantize(CENT, ROUND_HALF_UP)
+        costs = view.kept(PeriodCosts)
+        usage = _Usage.of_cost(
+            view, costs.cost(limit.organization_id, start, end, _whose(limit, subject))
+        )
+    period_key = alerts.period_key(limit.window_type, start, now)
+    reached = alerts.reached(limit.thresholds, usage.amount, limit.limit_amount)
+    alerts.record(store, limit, subject, period_key, reached, usage.amount, now)
+    return _shown(limit, subject, usage, start, end, resets, now)
+
+
+def remembered_status(
+    view: SnapshotView, store: sa.Engine, limit: Limit, subject_id: str | None, now: datetime
+) -> LimitStatus | None:
+    """The status when it takes no more than memory holds already (the subject's costs or the
+    customer's events, read before) and every alert it reaches is known to be recorded; None
+    when it takes more (status(), off the event loop)."""
+    subject = subject_of(limit, subject_id)
+    start, end, resets = period(limit, now)
+    if limit.measure_type == "metric":
+        metric = metrics.get_metric(store, limit.organization_id, limit.metric_id)
+        timeframe = _timeframe(limit, start, end, resets)
+        answer = values.remembered_value(view, store, metric, subject, timeframe, now, None)
+        if answer is None:
+            return None
+        usage = _Usage.of_metric(answer.value, now)
+    else:
+        costs, whose = view.kept(PeriodCosts), _whose(limit, subject)
+        if not costs.in_memory(limit.organization_id, (start, end), subject=whose):
+            return None
+        usage = _Usage.of_cost(view, costs.cost(limit.organization_id, start, end, whose))
+    period_key = alerts.period_key(limit.window_type, start, now)
+    reached = alerts.reached(limit.thresholds, usage.amount, limit.limit_amount)
+    if not alerts.known(store, limit, subject, period_key, reached):
+        return None
+    return _shown(limit, subject, usage, start, end, resets, now)
+
+
+@dataclass(frozen=True)
+class _Usage:
+    amount: Decimal  # exact
+    shown: float | int  # a cost in cents; a metric's value as its JSON number
+    as_of: datetime
+
+    @classmethod
+    def of_metric(cls, value, now: datetime) -> _Usage:
+        return cls(Decimal(str(value or 0)), value or 0, now)
+
+    @classmethod
+    def of_cost(cls, view: SnapshotView, amount: Decimal) -> _Usage:
+        return cls(amount, float(usd(amount)), view.kept(built_at))
+
+
+def _timeframe(limit: Limit, start: datetime, end: datetime, resets: datetime | None) -> Timeframe:
+    """A metric limit's period as the metric's timeframe: RELATIVE for a rolling window."""
+    if resets is None:
+        return Timeframe(type="RELATIVE", days=limit.window_days)
+    return Timeframe(type="ABSOLUTE", start=start, end=end)
+
+
+def _whose(limit: Limit, subject: str | None) -> Subject:
+    return None if limit.subject_type == "organization" else (limit.subject_type, subject)
+
+
+def _shown(
+    limit: Limit,
+    subject: str | None,
+    usage: _Usage,
+    start: datetime,
+    end: datetime,
+    resets: datetime | None,
+    now: datetime,
+) -> LimitStatus:
+    remaining = max(limit.limit_amount - usage.amount, Decimal(0))
+    percent = (usage.amount * 100 / limit.limit_amount).quantize(CENT, ROUND_HALF_UP)
     return LimitStatus(
         limitId=limit.limit_id,
         subjectId=subject,
-        usage=shown,
+        usage=usage.shown,
         limit=float(limit.limit_amount),
         remaining=float(usd(remaining) if limit.measure_type == "cost" else remaining),
         percentUsed=float(percent),
-        hasAccess=not (limit.hard and usage >= limit.limit_amount),
-        periodStart=iso_ms(
-            start if resets is not None else now - timedelta(days=limit.window_days)
-        ),
+        hasAccess=not (limit.hard and usage.amount >= limit.limit_amount),
+        periodStart=iso_ms(start),
         periodEnd=iso_ms(end - _ONE_MS if resets is not None else now),
         resetsAt=None if resets is None else iso_ms(resets),
-        asOf=iso_ms(as_of),
+        asOf=iso_ms(usage.as_of),
     )
 
 
 def subject_costs(
-    view: SnapshotView, limit: Limit, subject: str | None, start: datetime, end: datetime
-) -> tuple[dict[str | None, Decimal], datetime]:
-    """Cost per subject in [start, end) (one subject's, or every one's when `subject` is None
-    on a limit of each), and the build's instant."""
-    cursor = view.connection.cursor()
+    view: SnapshotView, limit: Limit, start: datetime, end: datetime
+) -> dict[str | None, Decimal]:
+    """Every subject's cost in [start, end) (one row for the organization; for a limit on one
+    subject, that one's): what the alert watcher evaluates after a publish."""
+    rows = period_costs.subject_costs(
+        view.connection, limit.organization_id, limit.subject_type, limit.subject_id,
+        "period", start, end,
+    )  # fmt: skip
+    return {subject_id: usage for subject_id, _, usage in rows}
+
+
+def built_at(connection: duckdb.DuckDBPyConnection) -> datetime:
+    """When the build that published this snapshot ran (a cost limit's `asOf`)."""
+    cursor = connection.cursor()
     try:
-        rows = cursor.execute(
-            load_sql(_QUERIES, "subject_costs"),
-            {
-                "org": limit.organization_id,
-                "subject_type": limit.subject_type,
-                "subject_id": subject,
-                "period_start": naive_utc(start),
-                "period_end": naive_utc(end),
-            },
-        ).fetchall()
-        (built_at,) = cursor.execute("select built_at from snapshot_info").fetchall()[0]
+        (instant,) = cursor.execute("select built_at from snapshot_info").fetchall()[0]
     finally:
         cursor.close()
-    return {subject_id: Decimal(usage) for subject_id, usage in rows}, built_at.replace(tzinfo=UTC)
+    return instant.replace(tzinfo=UTC)

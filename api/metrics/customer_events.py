@@ -16,7 +16,6 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections import OrderedDict
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
@@ -29,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from api.snapshot import Kept
 from core.event_body import ALL_TIME
 from core.metric_sandbox import MappedWindow, filtered_events
 from core.sql import load_sql
@@ -201,42 +201,22 @@ class CustomerEvents:
 
     def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
         self._connection = connection
-        self._customers: OrderedDict[tuple[str, str], Customer] = OrderedDict()
-        self._rows = 0
+        self._customers: Kept[Customer] = Kept(lambda customer: customer.events.num_rows)
         self._lock = threading.Lock()
-        self._loading: dict[tuple[str, str], threading.Lock] = {}
         self._folder: Path | None = None  # the customers' files, made on first use
         self._files = 0
 
     def held(self, organization_id: str, customer_id: str) -> Customer | None:
         """The customer's events if they are in memory already."""
-        with self._lock:
-            return self._customers.get((organization_id, customer_id))
+        return self._customers.held((organization_id, customer_id))
 
     def of(self, organization_id: str, customer_id: str, max_rows: int) -> Customer:
         """The customer's events; kept unless they are more than `max_rows`."""
-        key = (organization_id, customer_id)
-        with self._lock:
-            found = self._customers.get(key)
-            if found is not None:
-                self._customers.move_to_end(key)
-                return found
-            loading = self._loading.setdefault(key, threading.Lock())
-        with loading:  # one read per customer, however many requests ask at once
-            with self._lock:
-                found = self._customers.get(key)
-            if found is not None:
-                return found
-            customer = self._read(organization_id, customer_id)
-            with self._lock:
-                self._loading.pop(key, None)
-                if customer.events.num_rows <= max_rows:
-                    self._customers[key] = customer
-                    self._rows += customer.events.num_rows
-                    while self._rows > max_rows:
-                        _, dropped = self._customers.popitem(last=False)
-                        self._rows -= dropped.events.num_rows
-            return customer
+        return self._customers.get(
+            (organization_id, customer_id),
+            lambda: self._read(organization_id, customer_id),
+            max_rows,
+        )
 
     def _read(self, organization_id: str, customer_id: str) -> Customer:
         cursor = self._connection.cursor()

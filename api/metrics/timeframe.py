@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from api.errors import ValidationFailed
-from api.periods import EARLIEST_INSTANT, END_OF_TIME, iso_ms, parse_instant
+from api.periods import EARLIEST_INSTANT, END_OF_TIME, iso_ms, parse_instant, rolling_period
 
 TYPES = ("ALL", "RELATIVE", "ABSOLUTE")
 FIELDS = ("type", "days", "start", "end")
@@ -45,8 +45,7 @@ class Timeframe:
 
     def window(self, now: datetime) -> Window:
         if self.type == "RELATIVE":
-            # the days x 24 hours ending now, now included (as the cost endpoints' last-7-days)
-            return Window(now - timedelta(days=self.days), now + _ONE_US)
+            return Window(*rolling_period(self.days, now))
         return Window(self.start, self.end)
 
     def describe(self, window: Window) -> dict[str, object]:

@@ -24,12 +24,13 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from api.errors import ValidationFailed
-from api.metrics import customer_events, live
+from api.metrics import customer_events, live, organization_values
 from api.metrics.customer_events import Customer, CustomerEvents, micros, weighted_sum
+from api.metrics.organization_values import OrganizationSeries
 from api.metrics.schemas import GroupValue, MetricValue, Precomputation, TimeframeOut
 from api.metrics.service import Metric, runnable_sql
 from api.metrics.timeframe import Timeframe, Window
-from api.periods import iso_ms
+from api.periods import iso_ms, naive_utc
 from api.snapshot import MISSING, SnapshotView
 from core import metric_sandbox
 from core.event_body import ALL_TIME
@@ -97,6 +98,13 @@ def metric_value(
                 return answer
         value = _evaluate(metric, customer.window(mine, *_bounds(window)), limits)
         return _answer(metric, customer_id, timeframe, window, value, now, precomputed=False)
+    if _organization_in_memory(metric, customer_id, group_path):
+        kept = view.kept(OrganizationSeries)
+        series = kept.of(metric.organization_id, metric.event_name, cache_rows)
+        value = _organization(
+            kept, series, unbuilt.of(store, metric.organization_id), metric, window
+        )
+        return _answer(metric, None, timeframe, window, value, now, precomputed=False)
     con = view.connection.cursor()
     try:
         live.attach(con, unbuilt.of(store, metric.organization_id))
@@ -135,6 +143,16 @@ def remembered_value(
     """The value when it takes no more than what memory holds already (a customer read
     before, a series made, a pre-computed row read) and the unbuilt events' tail; None when
     it takes more (metric_value, off the event loop)."""
+    if _organization_in_memory(metric, customer_id, group_by):
+        kept = view.kept(OrganizationSeries)
+        series = kept.held(metric.organization_id, metric.event_name)
+        if series is None:
+            return None
+        unbuilt = view.kept(live.UnbuiltEvents).of(store, metric.organization_id)
+        value = _organization(kept, series, unbuilt, metric, timeframe.window(now))
+        return _answer(
+            metric, None, timeframe, timeframe.window(now), value, now, precomputed=False
+        )
     if customer_id is None or group_by is not None or metric.query_type == "complex":
         return None
     customer = view.kept(CustomerEvents).held(metric.organization_id, customer_id)
@@ -151,6 +169,24 @@ def remembered_value(
     if mine.num_rows or view.answers.get(question) is MISSING:
         return None
     return _precomputed_answer(view, metric, customer_id, timeframe)
+
+
+def _organization_in_memory(metric: Metric, customer_id: str | None, group_by) -> bool:
+    """Whether the value is an organization's that memory answers (organization_values.py)."""
+    return (
+        customer_id is None
+        and group_by is None
+        and metric.query_type == "simple"
+        and metric.aggregation_type in organization_values.IN_MEMORY
+    )
+
+
+def _organization(kept: OrganizationSeries, series, unbuilt: pa.Table, metric: Metric, window):
+    """The organization's value from its series and its unbuilt events'."""
+    added = kept.unbuilt(metric.organization_id, metric.event_name, unbuilt)
+    return organization_values.organization_value(
+        series, added, metric.aggregation_type, *_bounds(window)
+    )
 
 
 def _precomputed_question(metric: Metric, customer_id: str, timeframe: Timeframe) -> tuple:
@@ -211,8 +247,8 @@ def slice_key(timeframe: Timeframe) -> str | None:
 
 
 def _bounds(window: Window) -> tuple[datetime, datetime]:
-    start = ALL_TIME[0] if window.start is None else _naive(window.start)
-    end = ALL_TIME[1] if window.end is None else _naive(window.end)
+    start = ALL_TIME[0] if window.start is None else naive_utc(window.start)
+    end = ALL_TIME[1] if window.end is None else naive_utc(window.end)
     return start, end
 
 
@@ -242,7 +278,7 @@ def _simple_grouped(
     """A simple metric of the whole organization, or by group: the value over all the events
     (as if there were no groups), and each group's value over its own events."""
     params = _params(metric, customer_id, window)
-    until = min(params["window_end"], _naive(now))
+    until = min(params["window_end"], naive_utc(now))
     total = _per_group(con, metric, {**params, "group_path": None}, until).get(None)
     if total is None:
         total = _empty(metric)
@@ -382,10 +418,6 @@ def _json_number(value) -> int | float | None:
         return value
     number = Decimal(value) if isinstance(value, float) else value
     return int(number) if number == number.to_integral_value() else float(value)
-
-
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _utc(moment: datetime | None) -> datetime | None:

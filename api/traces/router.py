@@ -67,9 +67,11 @@ def _record(
     outcomes = [p for p in prepared if isinstance(p, service.Outcome)]
     valid = [p for p in prepared if isinstance(p, service.Prepared)]
     for start in range(0, len(valid), MAX_BATCH):
-        outcomes += request.app.state.committer.record(
+        recorded = request.app.state.committer.record(
             organization_id, valid[start : start + MAX_BATCH], now
         )
+        request.app.state.alerts.stored(organization_id, recorded)
+        outcomes += recorded
     refused = sorted(
         (o for o in outcomes if o.status in ("invalid", "conflict")), key=lambda o: o.index
     )

@@ -63,21 +63,12 @@ async def record_event(key: UsageWriter, request: Request, now: Now, settings: A
     return await run_in_threadpool(_record_one, request, key.organization_id, event, now, settings)
 
 
-def _written(request: Request, organization_id: str, outcomes) -> None:
-    """The customers of events just stored, for their metric limits' alerts."""
-    customers = {
-        o.event["userId"] for o in outcomes if o.status == "recorded" and o.event.get("userId")
-    }
-    if customers:
-        request.app.state.alerts.written(organization_id, customers)
-
-
 def _record_one(request: Request, organization_id: str, event: Any, now, settings) -> Response:
     prepared = service.prepare(0, event, now, *service.time_limits(settings), organization_id)
     if isinstance(prepared, service.Outcome):
         raise ValidationFailed(f"Invalid event: {prepared.message}")
     (outcome,) = request.app.state.committer.record(organization_id, [prepared], now)
-    _written(request, organization_id, [outcome])
+    request.app.state.alerts.stored(organization_id, [outcome])
     if outcome.status == "conflict":
         raise Conflict(outcome.message)
     return JSONResponse(outcome.event, status_code=201 if outcome.status == "recorded" else 200)
@@ -118,7 +109,7 @@ def _record_many(
         recorded = request.app.state.committer.record(organization_id, valid, now)
         for outcome in recorded:
             outcomes[outcome.index] = outcome
-        _written(request, organization_id, recorded)
+        request.app.state.alerts.stored(organization_id, recorded)
     results = []
     counts = dict.fromkeys(("recorded", "duplicate", "invalid", "conflict"), 0)
     for index in range(len(events)):

@@ -141,6 +141,7 @@ select
     events.event_at,
     coalesce(names.model_id, events.model_ref) as model,
     events.provider_ref,
+    events.feature,
     coalesce(events.caller_cost_usd, event_costs.cost_usd, 0) as cost_usd
 from events
 left join event_costs on events.event_id = event_costs.event_id

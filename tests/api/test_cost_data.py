@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -67,17 +68,17 @@ class TestSummary:
             ),
             (
                 "last-7-days",
-                NOW - timedelta(days=7) + timedelta(microseconds=1),
+                NOW - timedelta(days=7),
                 NOW + timedelta(microseconds=1),
-                NOW - timedelta(days=14) + timedelta(microseconds=1),
+                NOW - timedelta(days=14),
                 NOW - timedelta(days=7),
                 NOW,
             ),
             (
                 "last-30-days",
-                NOW - timedelta(days=30) + timedelta(microseconds=1),
+                NOW - timedelta(days=30),
                 NOW + timedelta(microseconds=1),
-                NOW - timedelta(days=60) + timedelta(microseconds=1),
+                NOW - timedelta(days=60),
                 NOW - timedelta(days=30),
                 NOW,
             ),
@@ -138,6 +139,43 @@ class TestPeriodCostsFromMemory:
         assert sum(cost(oracle, "acme", s, e) > 0 for s, e in periods) > 60
         assert costs.in_memory("acme", *periods[-3:])
         assert costs.cost("nobody", datetime(2026, 1, 1), datetime(2027, 1, 1)) == 0
+
+    def test_one_subjects_period_equals_the_sum_of_its_events(self, snapshot, oracle):
+        """A limit's subject (an end user, a model, a provider, a feature): the same sums over
+        that subject's events, the first from a query, the rest from memory."""
+        costs = PeriodCosts(snapshot)
+        acme = [e for e in oracle if e.organization_id == "acme"]
+        instants = sorted(e.event_at for e in acme)
+        rng = random.Random(12)
+        tick = timedelta(microseconds=1)
+        subjects = {
+            "end_user": lambda e: e.end_user_id,
+            "model": lambda e: e.model,
+            "provider": lambda e: e.provider,
+            "feature": lambda e: e.body.get("metadata", {}).get("feature"),
+        }
+        checked = 0
+        for subject_type, of in subjects.items():
+            ids = sorted({of(e) for e in acme if of(e) is not None and e.cost_usd > 0})
+            for subject_id in rng.sample(ids, min(3, len(ids))):
+                periods = [(datetime(2026, 11, 1), datetime(2026, 12, 1))]
+                for _ in range(8):
+                    a, b = sorted(rng.sample(instants, 2))
+                    periods.append((a + rng.choice([-tick, 0 * tick, tick]), b + tick))
+                for start, end in periods:
+                    expected = sum(
+                        (
+                            e.cost_usd
+                            for e in acme
+                            if of(e) == subject_id and start <= e.event_at < end
+                        ),
+                        Decimal(0),
+                    )
+                    got = costs.cost("acme", start, end, (subject_type, subject_id))
+                    assert got == expected, (subject_type, subject_id, start, end)
+                    checked += expected > 0
+                assert costs.in_memory("acme", *periods, subject=(subject_type, subject_id))
+        assert checked > 40
 
 
 class TestByModel:

@@ -350,6 +350,14 @@ class TestMetricValue:
         got = value(client, writer["acme"], metric["id"]).json()
         assert got["customerId"] is None and got["groups"] is None
         assert got["value"] == json_number(aggregate(events, event_type, aggregation))
+        # a rolling window, its edges inside hours: the 7 x 24 hours ending now, both included
+        week = [
+            e for e in events if NOW - timedelta(days=7) <= e.event_at.replace(tzinfo=UTC) <= NOW
+        ]
+        for _ in range(2):  # read from the snapshot, then from the series in memory
+            got = value(client, writer["acme"], metric["id"], timeframe="RELATIVE", days=7).json()
+            assert got["value"] == json_number(aggregate(week, event_type, aggregation))
+        assert 0 < len(week) < len(events)
 
     @pytest.mark.parametrize("aggregation", ["COUNT", "SUM", "MAX", "LATEST", "WEIGHTED_SUM"])
     def test_group_by_a_metadata_key(self, client, writer, oracle, customers, aggregation):

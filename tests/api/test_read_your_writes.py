@@ -67,6 +67,14 @@ class App:
             answers[name] = (body["value"], body["precomputed"])
         return answers
 
+    def organization_values(self, client: TestClient, **params) -> tuple:
+        """COUNT and SUM of the whole organization (from memory once its series is read)."""
+        return tuple(
+            client.get(f"/v1/metrics/{self.ids[name]}/value", params=params,
+                       headers=auth(self.key)).json()["value"]
+            for name in ("count", "sum")
+        )  # fmt: skip
+
 
 @pytest.fixture(scope="module")
 def app(home_copy_module) -> App:
@@ -90,6 +98,7 @@ def test_an_acknowledged_event_counts_at_once_and_once_after_the_build(app):
         unbuilt = {"count": (3, False), "sum": (10, False), "latest": (5, False),
                    "complex": (10, False), "indexed": (10, False)}  # fmt: skip
         assert app.values(client) == unbuilt
+        assert app.organization_values(client) == (3, 10)
         # a 30-minute window holds only r3 (11:00 <= t < 11:30)
         window = {"timeframe": "ABSOLUTE", "start": "2026-11-24T11:00:00Z",
                   "end": "2026-11-24T11:30:00Z"}  # fmt: skip
@@ -111,6 +120,12 @@ def test_an_acknowledged_event_counts_at_once_and_once_after_the_build(app):
         assert app.values(client) == {"count": (4, False), "sum": (14, False),
                                       "latest": (4, False), "complex": (14, False),
                                       "indexed": (14, False)}  # fmt: skip
+        # the organization's values: r1 – r3 from the snapshot, r4 not built yet
+        assert app.organization_values(client) == (4, 14)
+        window = {"timeframe": "ABSOLUTE", "start": "2026-11-24T11:00:00Z",
+                  "end": "2026-11-24T11:45:00Z"}  # fmt: skip
+        for _ in range(2):
+            assert app.organization_values(client, **window) == (2, 9)  # r3 and r4
         # a retry of r4 is the same event: still counted once
         again = client.post("/v1/usage/events", json=_event("r4", 4, "11:30", "m-2"),
                             headers=auth(app.key))  # fmt: skip

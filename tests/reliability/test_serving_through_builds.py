@@ -25,6 +25,7 @@ from api.keys.service import create_key
 from core.control_store import engine_for, landing_events
 from core.settings import Settings
 from tests.api.oracle_answers import cents, cost
+from tests.api.webhook_receiver import Receiver, signature_is_valid
 from tests.conftest import sized
 from tests.expected import expected_events
 
@@ -159,22 +160,58 @@ def _before(settings: Settings) -> tuple[dict[str, str], str, Decimal, Decimal, 
     return _env(settings), _key(settings), month, today, served
 
 
+def _budget(base: str, settings: Settings, receiver: Receiver) -> tuple[dict, str, dict]:
+    """A $4 monthly budget on each end user (alerts at 50% and 100%) and a webhook to the
+    receiver, made through the API; the key that reads them."""
+    engine = engine_for(settings.control_store_url)
+    key = create_key(engine, "acme", ["limits:read", "limits:write"], "test", settings.clock())[1]
+    headers = {"Authorization": f"Bearer {key}"}
+    hook = httpx.post(f"{base}/v1/webhooks", json={"url": receiver.url}, headers=headers).json()
+    limit = httpx.post(
+        f"{base}/v1/limits", headers=headers,
+        json={"name": "Rebuild budget", "subject": {"type": "end_user"}, "limit": 4,
+              "measure": {"type": "cost"}, "window": {"type": "calendar_month"},
+              "thresholds": [50, 100]},
+    ).json()  # fmt: skip
+    return headers, hook["secret"], limit
+
+
 def test_answers_stay_whole_while_builds_publish(home_copy):
+    """…and each threshold crossed is alerted once, by one of the two server processes that
+    both evaluate every publish, and delivered once."""
     settings = home_copy
     env, key, month, today, first = _before(settings)
+    env["TALLYHOUSE_WEBHOOK_ALLOW_PRIVATE"] = "1"
     expected = {first: (cents(month), cents(today))}
-    with subprocess_server.running(env, workers=2) as base, Load(base, key) as load:
-        for build in range(1, BUILDS + 1):
-            _add_events(settings, f"rebuild-{build}", 2)
-            version = _build(env)
-            added = Decimal("2.50") * build
-            expected[version] = (cents(month + added), cents(today + added))
-        time.sleep(1)  # the servers' watchers (every 0.2 s) pick up the last one
+    receiver = Receiver([])
+    try:
+        with subprocess_server.running(env, workers=2) as base, Load(base, key) as load:
+            headers, secret, limit = _budget(base, settings, receiver)
+            for build in range(1, BUILDS + 1):
+                _add_events(settings, f"rebuild-{build}", 2)
+                version = _build(env)
+                added = Decimal("2.50") * build
+                expected[version] = (cents(month + added), cents(today + added))
+            time.sleep(1)  # the servers' watchers (every 0.2 s) pick up the last one
+            receiver.wait_for(2)
+            time.sleep(1)  # time for a delivery twice over, were there one
+            alerts = httpx.get(f"{base}/v1/alerts", headers=headers).json()
+    finally:
+        receiver.stop()
     per_version = _check_answers(load, expected)
     assert len(expected) == BUILDS + 1
     assert len(load.answers) > 100 * BUILDS  # the load ran throughout
     assert len(per_version) >= BUILDS // 2, per_version  # answers came from many snapshots
     print(f"{len(load.answers)} requests, 0 failed, from {len(per_version)} snapshots")
+    # user_rebuild: $2.50 after the first build (62.5%), $5.00 after the second (125%)
+    assert [(a["subjectId"], a["threshold"], a["usage"]) for a in alerts] == [
+        ("user_rebuild", 50, 2.5), ("user_rebuild", 100, 5.0)
+    ]  # fmt: skip
+    assert {a["limitId"] for a in alerts} == {limit["id"]}
+    sent = [json.loads(body) for _, body in receiver.received]
+    assert sorted(body["data"]["alert"]["id"] for body in sent) == sorted(a["id"] for a in alerts)
+    for sent_headers, body in receiver.received:
+        assert signature_is_valid(secret, sent_headers["Tallyhouse-Signature"], body)
 
 
 def _wait_for(condition, what: str, process: subprocess.Popen, interval: float) -> None:

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -386,6 +387,51 @@ def test_otlp_json_is_answered_in_json_with_its_rejects_counted(server):
     EXPECTED[key] = price(Usage(input_tokens=1000, output_tokens=300), "gemini-2.5-flash", "google")
 
 
+def test_a_span_that_reaches_an_entitlement_raises_its_alert_without_a_status_check(server):
+    """Spans are writes like any other: the metric limits of their end user are evaluated as
+    they are stored (docs/limits.md#alerts), here a limit of one LLM call."""
+    key = create_key(
+        server.store, ORG, ["metrics:write", "limits:read", "limits:write"], "test",
+        server.home.clock(),
+    )[1]  # fmt: skip
+    metric = httpx.post(
+        f"{server.base}/v1/metrics", headers=auth(key),
+        json={"name": "LLM calls", "queryType": "simple", "aggregationType": "COUNT",
+              "eventName": "llm_call", "valueType": "NUMERIC"},
+    ).json()["id"]  # fmt: skip
+    limit = httpx.post(
+        f"{server.base}/v1/limits", headers=auth(key),
+        json={"name": "One call", "subject": {"type": "end_user", "id": "otel_limited"},
+              "measure": {"type": "metric", "metricId": metric}, "limit": 1,
+              "window": {"type": "calendar_month"}, "thresholds": [100], "hard": True},
+    ).json()  # fmt: skip
+    provider = TracerProvider()
+    exporter = OTLPSpanExporter(
+        endpoint=f"{server.base}/v1/traces", headers={"Authorization": f"Bearer {server.key}"}
+    )
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    span = _span(provider.get_tracer("tests"), "chat", {
+        "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 5,
+        "user.id": "otel_limited",
+    }, offset_s=180)  # fmt: skip
+    provider.shutdown()
+    alerts = []
+    for _ in range(100):
+        alerts = httpx.get(
+            f"{server.base}/v1/alerts", params={"limitId": limit["id"]}, headers=auth(key)
+        ).json()
+        if alerts:
+            break
+        time.sleep(0.05)
+    assert [(a["subjectId"], a["threshold"], a["usage"]) for a in alerts] == [
+        ("otel_limited", 100, 1)
+    ]
+    EXPECTED[f"otel-{span.context.trace_id:032x}-{span.context.span_id:016x}"] = price(
+        Usage(input_tokens=10, output_tokens=5), "gpt-4o-mini", "openai"
+    )
+
+
 def test_a_body_that_is_not_otlp_is_a_400_in_the_envelope(server):
     for content, content_type in ((b"\x08\x96\x01garbage", "application/x-protobuf"),
                                   (b"{\"resourceSpans\": 7}", "application/json"),
@@ -402,7 +448,7 @@ def test_a_body_that_is_not_otlp_is_a_400_in_the_envelope(server):
 
 
 def test_after_a_build_every_event_costs_what_calc_price_says(server):
-    assert len(EXPECTED) == 9, "the tests above record the events this one prices"
+    assert len(EXPECTED) == 10, "the tests above record the events this one prices"
     summary = run_build(server.home)
     assert summary.success and summary.published
     with duckdb.connect(str(server.home.current_snapshot), read_only=True) as snapshot:

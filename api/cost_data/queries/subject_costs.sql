@@ -1,9 +1,11 @@
--- A cost limit's usage: the cost of one organization's events in [period_start, period_end),
--- per subject: all of them ($subject_type 'organization': one row, subject null), or by end
--- user, feature, model (catalogue id) or provider — one ($subject_id) or every one (null).
+-- The cost of one organization's events in [period_start, period_end), per subject: all of
+-- them ($subject_type 'organization': subject null), or by end user, feature, model (catalogue
+-- id) or provider — one ($subject_id) or every one (null). $grain 'period' gives a row per
+-- subject; 'hour' a row per subject and hour; 'event' a row per subject and event instant.
 -- What the latest build priced; unpriced events add nothing. No row: no cost.
 with period_events as (
     select
+        event_at,
         cost_usd,
         case $subject_type
             when 'end_user' then end_user_id
@@ -20,7 +22,12 @@ with period_events as (
 
 select
     subject_id,
+    case $grain
+        when 'hour' then date_trunc('hour', event_at)
+        when 'event' then event_at
+    end as instant,
     coalesce(sum(cost_usd), 0) as usage
 from period_events
 where $subject_type = 'organization' or subject_id = coalesce($subject_id, subject_id)
-group by subject_id
+group by subject_id, instant
+order by instant
