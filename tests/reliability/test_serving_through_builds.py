@@ -161,7 +161,7 @@ def _before(settings: Settings) -> tuple[dict[str, str], str, Decimal, Decimal, 
 
 
 def _budget(base: str, settings: Settings, receiver: Receiver) -> tuple[dict, str, dict]:
-    """A $4 monthly budget on each end user (alerts at 50% and 100%) and a webhook to the
+    """A $4 monthly budget of the end user the builds add to (alerts at 50% and 100%) and a webhook to the
     receiver, made through the API; the key that reads them."""
     engine = engine_for(settings.control_store_url)
     key = create_key(engine, "acme", ["limits:read", "limits:write"], "test", settings.clock())[1]
@@ -169,7 +169,8 @@ def _budget(base: str, settings: Settings, receiver: Receiver) -> tuple[dict, st
     hook = httpx.post(f"{base}/v1/webhooks", json={"url": receiver.url}, headers=headers).json()
     limit = httpx.post(
         f"{base}/v1/limits", headers=headers,
-        json={"name": "Rebuild budget", "subject": {"type": "end_user"}, "limit": 4,
+        json={"name": "Rebuild budget", "subject": {"type": "end_user", "id": "user_rebuild"},
+              "limit": 4,
               "measure": {"type": "cost"}, "window": {"type": "calendar_month"},
               "thresholds": [50, 100]},
     ).json()  # fmt: skip
