@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import duckdb
 from fastapi import Depends, Request
@@ -21,6 +22,7 @@ from api.errors import (
     ValidationFailed,
 )
 from api.keys.service import ApiKey
+from api.organizations import UTC_ZONE, Timezones
 from api.snapshot import SnapshotView
 from core.settings import Settings
 
@@ -94,7 +96,16 @@ async def snapshot_cursor(
         cursor.close()
 
 
+async def organization_zone(
+    request: Request, key: Annotated[ApiKey, Depends(authenticated_key)]
+) -> ZoneInfo:
+    """The key's organization's time zone in the served snapshot (UTC before any)."""
+    view = request.app.state.snapshot.view()
+    return UTC_ZONE if view is None else view.kept(Timezones).of(key.organization_id)
+
+
 AnyKey = Annotated[ApiKey, Depends(authenticated_key)]
+Zone = Annotated[ZoneInfo, Depends(organization_zone)]
 CostsReader = Annotated[ApiKey, Depends(require_scope("costs:read"))]
 UsageWriter = Annotated[ApiKey, Depends(require_scope("usage:write"))]
 Snapshot = Annotated[duckdb.DuckDBPyConnection, Depends(snapshot_cursor)]

@@ -1,12 +1,20 @@
-"""Time windows and date ranges of the read endpoints (all UTC)."""
+"""Time windows and date ranges of the read endpoints, on the organization's calendar.
+
+Calendar windows (months, days, dates) are the organization's, in its time zone
+(api/organizations.py): a month starts at local midnight on the 1st, whatever that is in UTC,
+and a day lasts 23 or 25 hours across a daylight-saving change. Rolling windows are spans of
+instants. Instants are UTC inside and shown with the zone's offset (`iso_ms`).
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from api.errors import ValidationFailed
+from api.organizations import UTC_ZONE
 from core.event_body import ALL_TIME, EARLIEST_DATE, LATEST_DATE
 
 TIME_WINDOWS = ("current-period", "last-period", "last-7-days", "last-30-days")
@@ -27,15 +35,19 @@ class Window:
     previous_start: datetime
     period_start: datetime  # what the response shows
     period_end: datetime
+    zone: ZoneInfo = UTC_ZONE  # the organization's, in which it is shown
 
 
-def _month_start(moment: datetime) -> datetime:
-    return datetime(moment.year, moment.month, 1, tzinfo=UTC)
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The instant (UTC) the organization's `day` starts (OverflowError past the calendar)."""
+    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
 
 
-def _add_month(moment: datetime, months: int) -> datetime:
-    index = moment.year * 12 + moment.month - 1 + months
-    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+def _month_start(now: datetime, zone: ZoneInfo, months: int = 0) -> datetime:
+    """The instant the organization's month holding `now` starts, `months` later."""
+    local = now.astimezone(zone)
+    index = local.year * 12 + local.month - 1 + months
+    return local_midnight(date(index // 12, index % 12 + 1, 1), zone)
 
 
 def naive_utc(moment: datetime) -> datetime:
@@ -46,13 +58,14 @@ def naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def calendar_period(unit: str, now: datetime) -> tuple[datetime, datetime]:
-    """The calendar month or day (UTC) holding `now`: [start, end)."""
+def calendar_period(
+    unit: str, now: datetime, zone: ZoneInfo = UTC_ZONE
+) -> tuple[datetime, datetime]:
+    """The organization's calendar month or day holding `now`: [start, end), UTC instants."""
     if unit == "month":
-        start = _month_start(now)
-        return start, _add_month(start, 1)
-    start = datetime.combine(now.astimezone(UTC).date(), time(), tzinfo=UTC)
-    return start, start + timedelta(days=1)
+        return _month_start(now, zone), _month_start(now, zone, 1)
+    today = now.astimezone(zone).date()
+    return local_midnight(today, zone), local_midnight(today + timedelta(days=1), zone)
 
 
 def rolling_period(days: int, now: datetime) -> tuple[datetime, datetime]:
@@ -62,18 +75,19 @@ def rolling_period(days: int, now: datetime) -> tuple[datetime, datetime]:
     return now - timedelta(days=days), now + timedelta(microseconds=1)
 
 
-def time_window(name: str, now: datetime) -> Window:
+def time_window(name: str, now: datetime, zone: ZoneInfo = UTC_ZONE) -> Window:
     if name not in TIME_WINDOWS:
         raise ValidationFailed(
             f"Invalid time_window: {name}. Valid options: {', '.join(TIME_WINDOWS)}"
         )
     if name in ("current-period", "last-period"):
-        start = _month_start(now) if name == "current-period" else _add_month(_month_start(now), -1)
-        end = _add_month(start, 1)
-        return Window(start, end, _add_month(start, -1), start, end - _ONE_MS)
+        months = 0 if name == "current-period" else -1
+        start, end = _month_start(now, zone, months), _month_start(now, zone, months + 1)
+        previous = _month_start(now, zone, months - 1)
+        return Window(start, end, previous, start, end - _ONE_MS, zone)
     length = timedelta(days=7 if name == "last-7-days" else 30)
     start, end = rolling_period(length.days, now)
-    return Window(start, end, start - length, now - length, now)
+    return Window(start, end, start - length, now - length, now, zone)
 
 
 def parse_instant(text: str) -> datetime:
@@ -104,8 +118,11 @@ def parse_date(name: str, value: str) -> date:
 
 @dataclass(frozen=True)
 class DateRange:
+    """Inclusive dates of the organization's calendar."""
+
     start: date
     end: date  # inclusive
+    zone: ZoneInfo = UTC_ZONE
 
     @property
     def days(self) -> int:
@@ -113,29 +130,39 @@ class DateRange:
 
     def previous(self) -> DateRange:
         """The same number of days just before."""
-        return DateRange(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
+        return DateRange(
+            self.start - timedelta(days=self.days), self.start - timedelta(days=1), self.zone
+        )
 
     def start_instant(self) -> datetime:
-        return datetime.combine(self.start, time(), tzinfo=UTC)
+        return local_midnight(self.start, self.zone)
 
     def end_instant(self) -> datetime:
-        return datetime.combine(self.end, time(), tzinfo=UTC)
+        return local_midnight(self.end, self.zone)
 
 
 def date_range(
-    start_date: str | None, end_date: str | None, now: datetime, max_days: int
+    start_date: str | None,
+    end_date: str | None,
+    now: datetime,
+    max_days: int,
+    zone: ZoneInfo = UTC_ZONE,
 ) -> DateRange:
-    """Inclusive UTC dates; by default the current month up to today."""
-    end = parse_date("end_date", end_date) if end_date else now.date()
+    """Inclusive dates of the organization's calendar; by default its current month up to
+    its today."""
+    end = parse_date("end_date", end_date) if end_date else now.astimezone(zone).date()
     start = parse_date("start_date", start_date) if start_date else end.replace(day=1)
     if end < start:
         raise ValidationFailed(f"Invalid date range: end_date {end} is before start_date {start}")
-    result = DateRange(start, end)
+    result = DateRange(start, end, zone)
     if result.days > max_days:
         raise ValidationFailed(f"Invalid date range: {result.days} days; at most {max_days} days")
     return result
 
 
-def iso_ms(moment: datetime) -> str:
-    """2026-01-31T23:59:59.999Z"""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def iso_ms(moment: datetime, zone: ZoneInfo | None = None) -> str:
+    """2026-01-31T23:59:59.999Z, or in a zone with its offset: 2026-01-31T23:59:59.999+05:30
+    (UTC always as Z)."""
+    if zone is None or zone.key == "UTC":
+        return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(zone).isoformat(timespec="milliseconds")

@@ -21,6 +21,8 @@ app.add_typer(prices_app, name="prices")
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 store_app = typer.Typer(help="The control store (keys, metric definitions, API inbox).")
+orgs_app = typer.Typer(help="Organizations' settings: their time zones.", no_args_is_help=True)
+app.add_typer(orgs_app, name="orgs")
 app.add_typer(store_app, name="store")
 # soft_wrap: long commands and keys stay on one line, ready to copy
 console = Console(stderr=True, soft_wrap=True)
@@ -295,6 +297,39 @@ def keys_revoke(
         console.print(f"[red]no active key with prefix or id {prefix}[/red]")
         raise typer.Exit(code=1)
     console.print(f"revoked {count} key(s)")
+
+
+@orgs_app.command("set")
+def orgs_set(
+    org: Annotated[str, typer.Argument(help="Organization id.")],
+    timezone: Annotated[
+        str, typer.Option(help="IANA time zone, e.g. Asia/Kolkata, America/St_Johns, UTC.")
+    ],
+) -> None:
+    """Set an organization's time zone: its days, weeks and months from the next build on."""
+    from core.control_store import engine_for
+    from core.organizations import set_timezone
+
+    settings = get_settings()
+    try:
+        set_timezone(engine_for(settings.control_store_url), org, timezone, settings.clock())
+    except ValueError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=2) from None
+    console.print(
+        f"{org}: time zone {timezone}; the next build dates its marts in it "
+        "(`tallyhouse build` rebuilds what depends on it)"
+    )
+
+
+@orgs_app.command("list")
+def orgs_list() -> None:
+    """Every organization with a time zone set (the others are UTC)."""
+    from core.control_store import engine_for
+    from core.organizations import timezones
+
+    for org, zone in timezones(engine_for(get_settings().control_store_url)).items():
+        print(f"{org}\t{zone}")
 
 
 @prices_app.command("refresh")

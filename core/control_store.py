@@ -163,6 +163,16 @@ webhook_attempts = sa.Table(
     sa.Column("error", sa.String(500)),
 )
 
+# Each organization's settings (core/organizations.py); an organization without a row has the
+# defaults (time zone UTC).
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    sa.Column("organization_id", sa.String(64), primary_key=True),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
 
 @cache
 def engine_for(url: str) -> sa.Engine:

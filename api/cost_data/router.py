@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 from api.cost_data import service
 from api.cost_data.period_costs import PeriodCosts
 from api.cost_data.schemas import CostSummary, CostTrend, ModelBreakdown, ProviderBreakdown
-from api.deps import Answers, AppSettings, CostsReader, Now
+from api.deps import Answers, AppSettings, CostsReader, Now, Zone
 from api.errors import ValidationFailed, error_responses
 from api.periods import DEFAULT_TIME_WINDOW, GRANULARITIES, TIME_WINDOWS, date_range
 from api.periods import time_window as window_named
@@ -17,14 +17,14 @@ ERRORS = error_responses(400, 401, 403, 429, 500, 503)
 StartDate = Annotated[
     str | None,
     Query(
-        description="First UTC date, YYYY-MM-DD (default: the first day of end_date's month).",
+        description="First date of the organization's calendar (its time zone), YYYY-MM-DD (default: the first day of end_date's month).",
         examples=["2026-01-01"],
     ),
 ]
 EndDate = Annotated[
     str | None,
     Query(
-        description="Last UTC date, inclusive, YYYY-MM-DD (default: today).",
+        description="Last date of the organization's calendar, inclusive, YYYY-MM-DD (default: its today).",
         examples=["2026-01-31"],
     ),
 ]
@@ -40,6 +40,7 @@ async def cost_summary(
     key: CostsReader,
     snapshot: Answers,
     now: Now,
+    zone: Zone,
     time_window: Annotated[
         str,
         Query(
@@ -49,7 +50,7 @@ async def cost_summary(
         ),
     ] = DEFAULT_TIME_WINDOW,
 ) -> CostSummary:
-    window = window_named(time_window, now)
+    window = window_named(time_window, now, zone)
     org = key.organization_id
     costs = snapshot.kept(PeriodCosts)
     periods = ((window.previous_start, window.start), (window.start, window.end))
@@ -70,11 +71,12 @@ async def cost_by_model(
     key: CostsReader,
     snapshot: Answers,
     now: Now,
+    zone: Zone,
     settings: AppSettings,
     start_date: StartDate = None,
     end_date: EndDate = None,
 ) -> ModelBreakdown:
-    dates = date_range(start_date, end_date, now, settings.max_range_days)
+    dates = date_range(start_date, end_date, now, settings.max_range_days, zone)
     org = key.organization_id
     return await snapshot.answer(("by-model", org, dates), service.by_model, org, dates)
 
@@ -89,11 +91,12 @@ async def cost_by_provider(
     key: CostsReader,
     snapshot: Answers,
     now: Now,
+    zone: Zone,
     settings: AppSettings,
     start_date: StartDate = None,
     end_date: EndDate = None,
 ) -> ProviderBreakdown:
-    dates = date_range(start_date, end_date, now, settings.max_range_days)
+    dates = date_range(start_date, end_date, now, settings.max_range_days, zone)
     org = key.organization_id
     return await snapshot.answer(("by-provider", org, dates), service.by_provider, org, dates)
 
@@ -108,6 +111,7 @@ async def cost_trend(
     key: CostsReader,
     snapshot: Answers,
     now: Now,
+    zone: Zone,
     settings: AppSettings,
     start_date: StartDate = None,
     end_date: EndDate = None,
@@ -117,7 +121,7 @@ async def cost_trend(
         raise ValidationFailed(
             f"Invalid granularity: {granularity}. Valid options: {', '.join(GRANULARITIES)}"
         )
-    dates = date_range(start_date, end_date, now, settings.max_range_days)
+    dates = date_range(start_date, end_date, now, settings.max_range_days, zone)
     org = key.organization_id
     return await snapshot.answer(
         ("trend", org, dates, granularity), service.trend, org, dates, granularity

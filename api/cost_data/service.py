@@ -36,8 +36,8 @@ def summary(costs: PeriodCosts, org: str, window: Window) -> CostSummary:
         previousPeriodCost=float(previous),
         changeAmount=float(amount),
         changePercent=None if percent is None else float(percent),
-        periodStart=iso_ms(window.period_start),
-        periodEnd=iso_ms(window.period_end),
+        periodStart=iso_ms(window.period_start, window.zone),
+        periodEnd=iso_ms(window.period_end, window.zone),
     )
 
 

@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from api.cost_data.router import EndDate, StartDate
-from api.deps import Answers, AppSettings, CostsReader, Now
+from api.deps import Answers, AppSettings, CostsReader, Now, Zone
 from api.end_user_costs import service
 from api.end_user_costs.schemas import EndUserModelBreakdown, EndUserSummary
 from api.errors import error_responses
@@ -32,11 +32,12 @@ async def end_user_summary(
     key: CostsReader,
     snapshot: Answers,
     now: Now,  # noqa: N803
+    zone: Zone,
     settings: AppSettings,
     start_date: StartDate = None,
     end_date: EndDate = None,
 ) -> EndUserSummary:
-    dates = date_range(start_date, end_date, now, settings.max_range_days)
+    dates = date_range(start_date, end_date, now, settings.max_range_days, zone)
     org = key.organization_id
     return await snapshot.answer(
         ("end-user summary", org, externalId, dates), service.summary, org, externalId, dates
@@ -54,11 +55,12 @@ async def end_user_by_model(
     key: CostsReader,
     snapshot: Answers,
     now: Now,  # noqa: N803
+    zone: Zone,
     settings: AppSettings,
     start_date: StartDate = None,
     end_date: EndDate = None,
 ) -> EndUserModelBreakdown:
-    dates = date_range(start_date, end_date, now, settings.max_range_days)
+    dates = date_range(start_date, end_date, now, settings.max_range_days, zone)
     org = key.organization_id
     return await snapshot.answer(
         ("end-user by_model", org, externalId, dates), service.by_model, org, externalId, dates

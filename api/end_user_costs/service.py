@@ -52,8 +52,8 @@ def summary(
         previousPeriodCost=float(previous),
         changeAmount=float(amount),
         changePercent=None if percent is None else float(percent),
-        periodStart=iso_ms(dates.start_instant()),
-        periodEnd=iso_ms(dates.end_instant()),
+        periodStart=iso_ms(dates.start_instant(), dates.zone),
+        periodEnd=iso_ms(dates.end_instant(), dates.zone),
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 import string
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from core.organizations import check_organization_id
 from core.sql import load_sql
 
 SCOPES = (
@@ -26,7 +26,6 @@ SCOPES = (
     "limits:write",
 )
 ENVIRONMENTS = ("test", "live")
-ORGANIZATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ALPHABET = string.ascii_letters + string.digits
 _SQL = Path(__file__).parent / "sql"
 
@@ -53,8 +52,7 @@ def create_key(
     engine: sa.Engine, organization_id: str, scopes: list[str], environment: str, now: datetime
 ) -> tuple[ApiKey, str]:
     """A new key; the plaintext is returned once and never stored."""
-    if not ORGANIZATION_ID.match(organization_id):
-        raise ValueError("organization id: 1-64 letters, digits, '_' or '-'")
+    check_organization_id(organization_id)
     unknown = set(scopes) - set(SCOPES)
     if unknown or not scopes:
         raise ValueError(f"scopes must be a non-empty subset of {', '.join(SCOPES)}")

@@ -18,8 +18,9 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,7 +29,7 @@ from api.limits import webhooks
 from api.limits.schemas import Alert
 from api.limits.service import Limit
 from api.money import usd
-from api.periods import iso_ms, naive_utc
+from api.periods import iso_ms, local_midnight, naive_utc
 from core.control_store import limit_alerts, limit_definitions
 
 log = logging.getLogger("tallyhouse.api")
@@ -40,12 +41,13 @@ _known: weakref.WeakKeyDictionary[sa.Engine, OrderedDict] = weakref.WeakKeyDicti
 _known_lock = threading.Lock()
 
 
-def period_key(window_type: str, period_start: datetime, now: datetime) -> datetime:
+def period_key(window_type: str, period_start: datetime, now: datetime, zone: ZoneInfo) -> datetime:
     """The period an alert belongs to: a calendar window's start; for a rolling window, the
-    UTC day the threshold was reached (at most one alert per threshold and day)."""
+    start of the organization's day the threshold was reached on (at most one alert per
+    threshold and day)."""
     if window_type != "rolling_days":
         return period_start
-    return datetime.combine(now.astimezone(UTC).date(), time(), tzinfo=UTC)
+    return local_midnight(now.astimezone(zone).date(), zone)
 
 
 def reached(thresholds: tuple[int, ...], usage: Decimal, limit: Decimal) -> list[int]:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from api.errors import ApiError
 from api.limits import alerts, service, status
+from api.organizations import Timezones
 from api.snapshot import SnapshotView
 from core.metric_sandbox import SandboxLimits
 from core.settings import Settings
@@ -45,9 +46,10 @@ def published(view: SnapshotView, store: sa.Engine, settings: Settings, now: dat
             if limit.subject_type == "organization" or limit.subject_id is not None:
                 _status(view, store, settings, now, limit, limit.subject_id)
             continue
-        start, end, _ = status.period(limit, now)
+        zone = view.kept(Timezones).of(limit.organization_id)
+        start, end, _ = status.period(limit, now, zone)
         costs = status.subject_costs(view, limit, start, end)
-        period = alerts.period_key(limit.window_type, start, now)
+        period = alerts.period_key(limit.window_type, start, now, zone)
         for subject, usage in costs.items():
             if subject is None and limit.subject_type != "organization":
                 continue  # events without that attribute belong to no subject

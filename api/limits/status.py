@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 import duckdb
 import sqlalchemy as sa
@@ -23,6 +24,7 @@ from api.metrics import service as metrics
 from api.metrics import values
 from api.metrics.timeframe import Timeframe
 from api.money import CENT, usd
+from api.organizations import Timezones
 from api.periods import calendar_period, iso_ms, rolling_period
 from api.snapshot import SnapshotView
 from core.metric_sandbox import SandboxLimits
@@ -48,12 +50,15 @@ def subject_of(limit: Limit, subject_id: str | None) -> str | None:
     return limit.subject_id
 
 
-def period(limit: Limit, now: datetime) -> tuple[datetime, datetime, datetime | None]:
-    """[start, end) of the period holding now, and when it resets (None: rolling)."""
+def period(
+    limit: Limit, now: datetime, zone: ZoneInfo
+) -> tuple[datetime, datetime, datetime | None]:
+    """[start, end) of the period holding now (a calendar one in the organization's zone),
+    and when it resets (None: rolling)."""
     if limit.window_type == "rolling_days":
         start, end = rolling_period(limit.window_days, now)
         return start, end, None
-    start, end = calendar_period(limit.window_type.removeprefix("calendar_"), now)
+    start, end = calendar_period(limit.window_type.removeprefix("calendar_"), now, zone)
     return start, end, end
 
 
@@ -68,7 +73,8 @@ def status(
 ) -> LimitStatus:
     """The status, with the alerts its usage reaches recorded."""
     subject = subject_of(limit, subject_id)
-    start, end, resets = period(limit, now)
+    zone = view.kept(Timezones).of(limit.organization_id)
+    start, end, resets = period(limit, now, zone)
     if limit.measure_type == "metric":
         metric = metrics.get_metric(store, limit.organization_id, limit.metric_id)
         timeframe = _timeframe(limit, start, end, resets)
@@ -81,10 +87,10 @@ def status(
         usage = _Usage.of_cost(
             view, costs.cost(limit.organization_id, start, end, _whose(limit, subject))
         )
-    period_key = alerts.period_key(limit.window_type, start, now)
+    period_key = alerts.period_key(limit.window_type, start, now, zone)
     reached = alerts.reached(limit.thresholds, usage.amount, limit.limit_amount)
     alerts.record(store, limit, subject, period_key, reached, usage.amount, now)
-    return _shown(limit, subject, usage, start, end, resets, now)
+    return _shown(limit, subject, usage, start, end, resets, now, zone)
 
 
 def remembered_status(
@@ -94,7 +100,8 @@ def remembered_status(
     customer's events, read before) and every alert it reaches is known to be recorded; None
     when it takes more (status(), off the event loop)."""
     subject = subject_of(limit, subject_id)
-    start, end, resets = period(limit, now)
+    zone = view.kept(Timezones).of(limit.organization_id)
+    start, end, resets = period(limit, now, zone)
     if limit.measure_type == "metric":
         metric = metrics.get_metric(store, limit.organization_id, limit.metric_id)
         timeframe = _timeframe(limit, start, end, resets)
@@ -107,11 +114,11 @@ def remembered_status(
         if not costs.in_memory(limit.organization_id, (start, end), subject=whose):
             return None
         usage = _Usage.of_cost(view, costs.cost(limit.organization_id, start, end, whose))
-    period_key = alerts.period_key(limit.window_type, start, now)
+    period_key = alerts.period_key(limit.window_type, start, now, zone)
     reached = alerts.reached(limit.thresholds, usage.amount, limit.limit_amount)
     if not alerts.known(store, limit, subject, period_key, reached):
         return None
-    return _shown(limit, subject, usage, start, end, resets, now)
+    return _shown(limit, subject, usage, start, end, resets, now, zone)
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,7 @@ def _shown(
     end: datetime,
     resets: datetime | None,
     now: datetime,
+    zone: ZoneInfo,
 ) -> LimitStatus:
     remaining = max(limit.limit_amount - usage.amount, Decimal(0))
     percent = (usage.amount * 100 / limit.limit_amount).quantize(CENT, ROUND_HALF_UP)
@@ -159,9 +167,9 @@ def _shown(
         remaining=float(usd(remaining) if limit.measure_type == "cost" else remaining),
         percentUsed=float(percent),
         hasAccess=not (limit.hard and usage.amount >= limit.limit_amount),
-        periodStart=iso_ms(start),
-        periodEnd=iso_ms(end - _ONE_MS if resets is not None else now),
-        resetsAt=None if resets is None else iso_ms(resets),
+        periodStart=iso_ms(start, zone),
+        periodEnd=iso_ms(end - _ONE_MS if resets is not None else now, zone),
+        resetsAt=None if resets is None else iso_ms(resets, zone),
         asOf=iso_ms(usage.as_of),
     )
 

@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Answers, AppSettings, Now, require_scope
+from api.deps import Answers, AppSettings, Now, Zone, require_scope
 from api.errors import error_responses
 from api.keys.service import ApiKey
 from api.metrics import service, timeframe, values
@@ -132,6 +132,7 @@ async def metric_value(
     request: Request,
     view: Answers,
     now: Now,
+    zone: Zone,
     settings: AppSettings,
     customerId: Annotated[  # noqa: N803
         str | None,
@@ -174,7 +175,7 @@ async def metric_value(
     ] = None,
 ) -> MetricValue:
     store = request.app.state.store
-    frame = timeframe.parse(request.query_params, settings.max_range_days)
+    frame = timeframe.parse(request.query_params, settings.max_range_days, zone)
     if store.dialect.name == "sqlite":
         # local, indexed reads that never wait for a writer: on the event loop, as is a
         # value memory holds already (docs/metrics.md#how-fast); the rest in the thread pool

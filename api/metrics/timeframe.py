@@ -12,10 +12,19 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from api.errors import ValidationFailed
-from api.periods import EARLIEST_INSTANT, END_OF_TIME, iso_ms, parse_instant, rolling_period
+from api.organizations import UTC_ZONE
+from api.periods import (
+    EARLIEST_INSTANT,
+    END_OF_TIME,
+    iso_ms,
+    local_midnight,
+    parse_instant,
+    rolling_period,
+)
 
 TYPES = ("ALL", "RELATIVE", "ABSOLUTE")
 FIELDS = ("type", "days", "start", "end")
@@ -60,7 +69,7 @@ class Timeframe:
         return echo
 
 
-def parse(params: Mapping[str, str], max_days: int) -> Timeframe:
+def parse(params: Mapping[str, str], max_days: int, zone: ZoneInfo = UTC_ZONE) -> Timeframe:
     fields = _gather(params)
     kind = str(fields.pop("type", "") or "").upper()
     if not kind:
@@ -77,8 +86,8 @@ def parse(params: Mapping[str, str], max_days: int) -> Timeframe:
         return Timeframe("RELATIVE", days=_days(fields.get("days"), max_days))
     if "start" not in fields or "end" not in fields:
         raise InvalidTimeframe("An ABSOLUTE timeframe needs both start and end")
-    start = _instant(fields["start"], "start", end=False)
-    end = _instant(fields["end"], "end", end=True)
+    start = _instant(fields["start"], "start", end=False, zone=zone)
+    end = _instant(fields["end"], "end", end=True, zone=zone)
     if end <= start:
         raise InvalidTimeframe("timeframe end must be after its start")
     return Timeframe("ABSOLUTE", start=start, end=end)
@@ -134,19 +143,23 @@ def _days(value: object, max_days: int) -> int:
     return days
 
 
-def _instant(value: object, name: str, *, end: bool) -> datetime:
-    """An ISO-8601 date or instant in UTC; a date as `end` includes that whole day."""
+def _instant(value: object, name: str, *, end: bool, zone: ZoneInfo) -> datetime:
+    """An ISO-8601 instant (no offset: UTC), or a date of the organization's calendar: its
+    local midnight, or as `end` the next one (that whole day included)."""
     if not isinstance(value, str):
         raise InvalidTimeframe(f"timeframe {name} must be an ISO-8601 date or date-time")
     text = value.strip()
     try:
         moment = parse_instant(text)
+        if _DATE.fullmatch(text):
+            day = date.fromisoformat(text)
+            moment = local_midnight(day + timedelta(days=1) if end else day, zone)
     except ValueError:
         raise InvalidTimeframe(
             f"timeframe {name} must be an ISO-8601 date or date-time, not {value!r}"
         ) from None
-    if _DATE.fullmatch(text) and end and moment < END_OF_TIME:
-        moment += timedelta(days=1)
+    except OverflowError:  # the day after the calendar's last
+        moment = END_OF_TIME + timedelta(days=1)
     if not EARLIEST_INSTANT <= moment <= END_OF_TIME:
         raise InvalidTimeframe(
             f"timeframe {name} must be from {iso_ms(EARLIEST_INSTANT)} to {iso_ms(END_OF_TIME)}"

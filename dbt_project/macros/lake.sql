@@ -13,7 +13,7 @@
 {% macro spark__register_lake_sources() -%}
     {%- if execute -%}
         {%- do run_query("create database if not exists raw") -%}
-        {%- for table in ["usage_events"] -%}
+        {%- for table in var("lake_tables", ["usage_events"]) -%}
             {%- do run_query("drop table if exists raw." ~ table) -%}
             {%- do run_query(
                 "create table raw." ~ table ~ " using parquet location '"

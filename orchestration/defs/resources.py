@@ -15,6 +15,7 @@ from packaging.version import Version
 
 from core.settings import DBT_PROJECT_DIR, Settings, get_settings
 from core.warehouse import connect
+from orchestration.lib.lake import RAW_TABLES
 
 
 class TallyhouseResource(dg.ConfigurableResource):
@@ -63,6 +64,7 @@ def dbt_vars(settings: Settings) -> dict[str, object]:
         "memory_limit": settings.memory_limit,
         "threads": settings.threads,
         "lake_dir": str(settings.lake_dir),
+        "lake_tables": list(RAW_TABLES),
     }
 
 

@@ -3,8 +3,9 @@
 Two questions, two records:
 
 - **Must a build start at all?** A build is a function of its sources: the landing files, the
-  API inbox and the metric definitions (both in the control store), the dbt project with its
-  price seeds, the settings and the build's UTC date. ``source_parts`` reads them all
+  API inbox, the metric definitions and the organizations' time zones (all in the control
+  store), the dbt project with its price seeds, the settings and the build's UTC date.
+  ``source_parts`` reads them all
   cheaply — a `stat` per landing file, a count and the last sequence number of the inbox,
   every definition row — before the build's ingest reads anything. When a build succeeds,
   its digest is written beside the serving snapshot it left current (``last_build.json`` in
@@ -46,7 +47,9 @@ import duckdb
 import sqlalchemy as sa
 
 from core.control_store import engine_for, landing_events, metric_definitions
+from core.organizations import timezones
 from core.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
+from core.sql import load_sql
 
 APPEND_ONLY_RAW_TABLES = frozenset({"usage_events", "rejected_events", "landing_files"})
 # the ledger of runs and tested builds, and a cache of file hashes
@@ -56,6 +59,7 @@ LEDGER_RAW_TABLES = frozenset(
 # columns that change with every build without changing what dbt builds
 VOLATILE_COLUMNS = frozenset({"exported_at"})
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros")
+_SQL_DIR = Path(__file__).parent / "sql"
 
 
 def _project_files() -> list[Path]:
@@ -329,6 +333,7 @@ def source_parts(settings: Settings, now: datetime) -> dict[str, str]:
             sa.select(metric_definitions).order_by(metric_definitions.c.metric_id)
         ).all()
     metrics = hashlib.sha256(b"".join(repr(tuple(row)).encode() for row in definitions))
+    zones = timezones(engine_for(settings.control_store_url))
     return {
         "dbt project and price seeds": project_fingerprint(settings),
         "settings": hashlib.sha256(
@@ -338,6 +343,7 @@ def source_parts(settings: Settings, now: datetime) -> dict[str, str]:
         "landing files": f"{files}:{landing.hexdigest()}",
         "API inbox": f"{tuple(inbox)}",
         "metric definitions": metrics.hexdigest(),
+        "organization time zones": json.dumps(zones, sort_keys=True),
     }
 
 
@@ -402,3 +408,28 @@ def served_snapshot(settings: Settings) -> str | None:
         return None
     root = settings.root.resolve()
     return str(served.relative_to(root)) if served.is_relative_to(root) else str(served)
+
+
+def create_timezones_table(warehouse: duckdb.DuckDBPyConnection) -> None:
+    warehouse.execute(load_sql(_SQL_DIR, "create_organization_timezones"))
+
+
+def exported_timezones(warehouse: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The organizations' zones the raw layer holds (none exported yet: all are UTC)."""
+    create_timezones_table(warehouse)
+    rows = warehouse.execute(
+        "select organization_id, timezone from raw.organization_timezones order by 1"
+    ).fetchall()
+    return dict(rows)
+
+
+def full_refresh_due(warehouse: duckdb.DuckDBPyConnection, settings: Settings) -> bool:
+    """Whether this build rebuilds the marts from the raw layer: asked for (`--full-refresh`),
+    or the organizations' time zones differ from those the served snapshot was built with
+    (each daily row is dated in them; a home with no snapshot has nothing to rebuild)."""
+    if settings.full_refresh:
+        return True
+    if current_snapshot_path(settings.current_snapshot) is None:
+        return False
+    published = json.loads(published_info(settings.current_snapshot, "timezones") or "{}")
+    return exported_timezones(warehouse) != published

@@ -8,6 +8,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
 RAW_EVENTS = dg.AssetKey("raw_usage_events")
 RAW_METRIC_DEFINITIONS = dg.AssetKey("metric_definitions")
+RAW_TIMEZONES = dg.AssetKey("organization_timezones")
 
 
 class TallyhouseDbtTranslator(DagsterDbtTranslator):
@@ -28,7 +29,8 @@ class TallyhouseDbtTranslator(DagsterDbtTranslator):
     def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         # dbt's run decides whether anything is new from a fingerprint of every raw input,
-        # the exported metric definitions included: it starts once they are written
+        # the exported metric definitions and time zones included: it starts once they are
+        # written
         if RAW_EVENTS in {dep.asset_key for dep in spec.deps}:
-            return spec.merge_attributes(deps=[RAW_METRIC_DEFINITIONS])
+            return spec.merge_attributes(deps=[RAW_METRIC_DEFINITIONS, RAW_TIMEZONES])
         return spec

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import duckdb
 
-RAW_TABLES = ("usage_events",)
+# the raw tables dbt reads (its sources), exported for Spark; dbt registers the same list
+# (`lake_tables`, dbt_project/macros/lake.sql)
+RAW_TABLES = ("usage_events", "organization_timezones")
 
 
 def export_raw(warehouse: duckdb.DuckDBPyConnection, lake_dir: Path) -> dict[str, int]:

@@ -1,4 +1,4 @@
--- Cost and events per model over inclusive UTC dates, most expensive first.
+-- Cost and events per model over inclusive dates of the organization's calendar (its time zone), most expensive first.
 select
     model as name,
     sum(cost_usd) as cost_usd,

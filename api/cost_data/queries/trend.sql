@@ -1,4 +1,4 @@
--- Cost and events per day, week (Monday) or month bucket over inclusive UTC dates.
+-- Cost and events per day, week (Monday) or month bucket over inclusive dates of the organization's calendar (its time zone).
 select
     cast(date_trunc($granularity, cost_date) as date) as bucket_start,
     sum(cost_usd) as cost_usd,

@@ -1,4 +1,4 @@
--- One end user's cost over inclusive UTC dates.
+-- One end user's cost over inclusive dates of the organization's calendar (its time zone).
 select coalesce(sum(cost_usd), 0) as cost_usd
 from fct_daily_costs
 where

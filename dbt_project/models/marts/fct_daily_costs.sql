@@ -10,11 +10,24 @@ with usage_costs as (
     where {{ only_unfolded_ingest_runs() }}
 ),
 
+timezones as (
+    select * from {{ ref('stg_tallyhouse__organization_timezones') }}
+),
+
+-- each event on its organization's calendar day (UTC without a zone set)
+dated as (
+    select
+        usage_costs.*,
+        {{ local_date('usage_costs.event_at', "coalesce(timezones.timezone, 'UTC')") }} as local_date
+    from usage_costs
+    left join timezones on usage_costs.organization_id = timezones.organization_id
+),
+
 fresh as (
     select
-        {{ row_key(['event_date', 'organization_id', 'model', 'provider', 'feature', 'end_user_id']) }}
+        {{ row_key(['local_date', 'organization_id', 'model', 'provider', 'feature', 'end_user_id']) }}
             as daily_cost_id,
-        event_date as cost_date,
+        local_date as cost_date,
         organization_id,
         model,
         provider,
@@ -27,8 +40,8 @@ fresh as (
             as caller_cost_event_count,
         cast(sum(cost_usd) as decimal(38, 18)) as cost_usd,
         max(ingest_run_id) as last_ingest_run_id
-    from usage_costs
-    group by event_date, organization_id, model, provider, feature, end_user_id
+    from dated
+    group by local_date, organization_id, model, provider, feature, end_user_id
 ),
 
 final as (

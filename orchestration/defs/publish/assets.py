@@ -3,7 +3,12 @@ import dagster as dg
 from orchestration.defs.publish.snapshot import publish
 from orchestration.defs.resources import TallyhouseResource
 from orchestration.defs.transform.assets import EVENT_FACTS, tallyhouse_dbt_models
-from orchestration.lib.build_state import input_fingerprint, project_fingerprint
+from orchestration.lib.build_state import (
+    exported_timezones,
+    full_refresh_due,
+    input_fingerprint,
+    project_fingerprint,
+)
 from orchestration.lib.lake import load_marts
 
 # every mart the dbt project builds (its facts and dimensions) goes into the snapshot, and
@@ -36,7 +41,8 @@ def serving_snapshot(context: dg.AssetExecutionContext, tallyhouse: TallyhouseRe
             keep=settings.snapshots_kept,
             input_fingerprint=input_fingerprint(warehouse, settings, now),
             project_fingerprint=project_fingerprint(settings),
-            rewrite_all=settings.full_refresh,
+            rewrite_all=full_refresh_due(warehouse, settings),
+            timezones=exported_timezones(warehouse),
             slice_rows=settings.build_slice_events,
             event_facts=EVENT_FACTS,
         )

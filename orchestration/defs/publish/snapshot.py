@@ -17,6 +17,7 @@ refresh, and when the snapshot was built by another version of the dbt project.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -84,9 +85,11 @@ def publish(
     rewrite_all: bool = False,
     slice_rows: int = 10_000_000,
     event_facts: tuple[str, ...] = (),
+    timezones: dict[str, str] | None = None,
 ) -> PublishedSnapshot:
     """`event_facts`: the tables that only ever gain rows (of newer ingest runs), to which a
-    publish appends those rows (the dbt project's event_fact models)."""
+    publish appends those rows (the dbt project's event_fact models). `timezones`: the
+    organizations' zones the marts were dated in, recorded in snapshot_info for the API."""
     snapshots = serving_dir / "snapshots"
     snapshots.mkdir(parents=True, exist_ok=True)
     # a publish killed half-way leaves its .building file; one build writes at a time (the
@@ -164,6 +167,7 @@ def publish(
                 project_fingerprint,
                 cost,
                 inbox.watermark(warehouse),
+                json.dumps(timezones or {}, sort_keys=True),
             ],
         )
     finally:

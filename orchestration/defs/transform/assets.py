@@ -16,6 +16,7 @@ from orchestration.lib.build_state import (
     catch_up_bounds,
     code_fingerprint,
     forget_static_models,
+    full_refresh_due,
     input_fingerprint,
     published_fingerprint,
     record_static_models,
@@ -52,9 +53,13 @@ def tallyhouse_dbt_models(
     now = tallyhouse.now()
     with tallyhouse.connect() as warehouse:
         fingerprint = input_fingerprint(warehouse, settings, now)
-    if not settings.full_refresh and fingerprint == published_fingerprint(
-        settings.current_snapshot
-    ):
+        full_refresh = full_refresh_due(warehouse, settings)
+    if full_refresh and not settings.full_refresh:
+        context.log.info(
+            "organizations' time zones changed since the served snapshot was built: the marts "
+            "are rebuilt from the raw layer, each daily row dated in its organization's zone"
+        )
+    if not full_refresh and fingerprint == published_fingerprint(settings.current_snapshot):
         # nothing yielded: Dagster marks the models and the publish as skipped
         context.log.info(
             f"nothing new since the serving snapshot was built (inputs {fingerprint[:12]}): "
@@ -74,11 +79,13 @@ def tallyhouse_dbt_models(
     manifest = json.loads(dbt_project.manifest_path.read_text())
     static = static_nodes(manifest)
     # some unit tests test static models: while they are due, those are built and tested too
-    static_built = _static_models_built(context, tallyhouse, code, rebuild=unit_tests)
+    static_built = _static_models_built(
+        context, tallyhouse, code, rebuild=unit_tests or full_refresh
+    )
     if static_built is not None:  # one value: dagster-dbt's parser takes one per flag
         command += ["--exclude", " ".join(static)]
-    caught_up = _catch_up(context, dbt, tallyhouse, command)
-    if settings.full_refresh:
+    caught_up = _catch_up(context, dbt, tallyhouse, command, full_refresh)
+    if full_refresh:
         command.append("--full-refresh")
     if not unit_tests:
         command += ["--exclude-resource-type", "unit_test"]
@@ -86,7 +93,7 @@ def tallyhouse_dbt_models(
             "dbt unit tests skipped: the models, macros, seeds and dbt are as when they last "
             f"passed in this home (code {code[:12]})"
         )
-    if caught_up and settings.full_refresh:
+    if caught_up and full_refresh:
         # the facts were rebuilt pass by pass: this pass appends the rest to them
         os.environ[FACTS_CAUGHT_UP_VARIABLE] = "1"
     if static_built is not None:  # before their dependents: Dagster wants them in that order
@@ -122,7 +129,7 @@ def _static_models_built(
     if settings.engine != "duckdb":
         return None
     with tallyhouse.connect() as warehouse:
-        reuse = not (rebuild or settings.full_refresh)
+        reuse = not rebuild
         built = static_models_built(warehouse, code) if reuse else None
         if built is None:
             forget_static_models(warehouse)
@@ -180,6 +187,7 @@ def _catch_up(
     dbt: DbtCliResource,
     tallyhouse: TallyhouseResource,
     command: list[str],
+    full_refresh: bool,
 ) -> int:
     """Build the event facts (and what they read) through a backlog's slices of ingest runs,
     one dbt pass each, before the build's own pass; returns how many passes ran. Data tests
@@ -189,7 +197,7 @@ def _catch_up(
         return 0  # Spark's cluster is sized for its data: one pass
     with tallyhouse.connect(read_only=True) as warehouse:
         bounds = catch_up_bounds(
-            warehouse, rebuild=settings.full_refresh, slice_events=settings.build_slice_events
+            warehouse, rebuild=full_refresh, slice_events=settings.build_slice_events
         )
     for number, (through, events) in enumerate(bounds, start=1):
         started = time.monotonic()
@@ -199,7 +207,7 @@ def _catch_up(
         )
         passed = [*command, "--select", " ".join(f"+{m}" for m in EVENT_FACTS)]
         passed += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
-        if settings.full_refresh and number == 1:
+        if full_refresh and number == 1:
             passed.append("--full-refresh")
         os.environ[THROUGH_VARIABLE] = str(through)
         try:

@@ -1,4 +1,4 @@
--- fct_daily_costs against fct_usage_costs per organization, day and end user: how many
+-- fct_daily_costs against fct_usage_costs per organization, local day and end user: how many
 -- groups there are, how many differ in events or cost, and both grand totals.
 with daily as (
     select
@@ -11,14 +11,21 @@ with daily as (
     group by all
 ),
 
+-- each event's day in its organization's time zone, worked out here again from its instant
+-- (the same rule as dbt_project/macros/local_date.sql: this check fails if they ever differ)
 fact as (
     select
-        organization_id,
-        event_date as cost_date,
-        end_user_id,
+        fct_usage_costs.organization_id,
+        cast(
+            timezone(
+                coalesce(dim_organizations.timezone, 'UTC'), timezone('UTC', fct_usage_costs.event_at)
+            ) as date
+        ) as cost_date,
+        fct_usage_costs.end_user_id,
         count(*) as events,
-        sum(cost_usd) as cost_usd
+        sum(fct_usage_costs.cost_usd) as cost_usd
     from fct_usage_costs
+    left join dim_organizations on fct_usage_costs.organization_id = dim_organizations.organization_id
     group by all
 ),
 

@@ -3,7 +3,8 @@
 -- engine alone (orchestration/lib/build_state.py), $5 the cost fact's total as exact text
 -- (orchestration/defs/publish/snapshot.py, _total_cost), $6 how far into the landing store
 -- the build's ingest reached (the inbox watermark): the API's metric values add the store's
--- events after it (api/metrics/live.py)
+-- events after it (api/metrics/live.py), $7 the organizations' time zones the daily marts
+-- are dated in, as JSON {organization: IANA name} (the others UTC; core/organizations.py)
 create table snapshot.main.snapshot_info as
 select
     $1::varchar as snapshot_version,
@@ -13,4 +14,5 @@ select
     (select count(*) from snapshot.main.fct_usage_costs) as events,
     cast(cast($5 as varchar) as decimal(38, 18)) as cost_usd,
     (select count(*) from snapshot.main.rejected_events) as rejected_events,
-    $6::bigint as inbox_through_seq;
+    $6::bigint as inbox_through_seq,
+    $7::varchar as timezones;

@@ -1,0 +1,177 @@
+"""Each organization's calendar in its own time zone (docs/timezones.md): acme in Asia/Kolkata
+(+05:30), globex in America/St_Johns (−03:30), initech in Europe/Berlin, whose 2026-10-25 has
+25 hours. Day totals, periods and windows are worked out here from the events' instants with
+zoneinfo alone."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from api.keys.service import SCOPES, create_key
+from api.main import create_app
+from cli.main import app as cli
+from core.control_store import engine_for
+from core.organizations import set_timezone
+from orchestration.build import run_build
+from tests.api.conftest import auth
+from tests.api.oracle_answers import cents
+from tests.expected import expected_events
+
+pytestmark = pytest.mark.slow
+
+ZONES = {"acme": "Asia/Kolkata", "globex": "America/St_Johns", "initech": "Europe/Berlin"}
+NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
+
+
+def midnight(day: date, org: str) -> datetime:
+    """The instant the organization's day starts, as a naive UTC time (the oracle's)."""
+    return (
+        datetime.combine(day, time(), tzinfo=ZoneInfo(ZONES[org]))
+        .astimezone(UTC)
+        .replace(tzinfo=None)
+    )
+
+
+@pytest.fixture(scope="module")
+def zoned(home_copy_module):
+    """The built home with the three zones set and built again; a client, keys, the oracle."""
+    home = home_copy_module
+    store = engine_for(home.control_store_url)
+    for org, zone in ZONES.items():
+        set_timezone(store, org, zone, home.clock())
+    summary = run_build(home)
+    assert summary.success
+    keys = {org: create_key(store, org, list(SCOPES), "test", home.clock())[1] for org in ZONES}
+    events = list(expected_events(home.landing_dir).values())
+    with TestClient(create_app(home.model_copy(update={"rate_limit": 0}))) as client:
+        yield client, keys, events
+
+
+def oracle_cost(events, org: str, start: datetime, end: datetime) -> Decimal:
+    return sum(
+        (e.cost_usd for e in events if e.organization_id == org and start <= e.event_at < end),
+        Decimal(0),
+    )
+
+
+def test_ping_shows_each_organizations_zone(zoned):
+    client, keys, _ = zoned
+    for org, zone in ZONES.items():
+        assert client.get("/v1/ping", headers=auth(keys[org])).json()["timezone"] == zone
+
+
+@pytest.mark.parametrize("org", list(ZONES))
+def test_each_day_of_the_trend_is_the_organizations_day(zoned, org):
+    client, keys, events = zoned
+    zone = ZoneInfo(ZONES[org])
+    per_day: dict[date, Decimal] = defaultdict(Decimal)
+    for e in events:
+        if e.organization_id == org:
+            per_day[e.event_at.replace(tzinfo=UTC).astimezone(zone).date()] += e.cost_usd
+    first, last = date(2026, 9, 20), date(2026, 11, 24)
+    body = client.get(
+        "/v1/cost-data/trend",
+        params={"start_date": first.isoformat(), "end_date": last.isoformat()},
+        headers=auth(keys[org]),
+    ).json()
+    got = {p["periodStart"]: p["totalCost"] for p in body["series"]}
+    expected = {
+        day.isoformat(): cents(cost) for day, cost in per_day.items() if first <= day <= last
+    }
+    assert {day: got[day] for day in expected} == expected
+    assert sum(1 for cost in expected.values() if cost) > 40
+    if org == "initech":  # the daylight-saving day has 25 hours, all of them in it
+        day = date(2026, 10, 25)
+        assert midnight(day + timedelta(days=1), org) - midnight(day, org) == timedelta(hours=25)
+        assert got["2026-10-25"] == cents(
+            oracle_cost(events, org, midnight(day, org), midnight(day + timedelta(days=1), org))
+        )
+
+
+@pytest.mark.parametrize(
+    ("org", "offsets"),
+    [
+        ("acme", ("+05:30", "+05:30")),
+        # St. John's leaves daylight time (-02:30) at 02:00 on 1 November
+        ("globex", ("-02:30", "-03:30")),
+        ("initech", ("+01:00", "+01:00")),
+    ],
+)
+def test_the_current_period_is_the_organizations_month(zoned, org, offsets):
+    client, keys, events = zoned
+    body = client.get("/v1/cost-data/summary", headers=auth(keys[org])).json()
+    november = (midnight(date(2026, 11, 1), org), midnight(date(2026, 12, 1), org))
+    october = (midnight(date(2026, 10, 1), org), november[0])
+    assert body["totalCost"] == cents(oracle_cost(events, org, *november))
+    assert body["previousPeriodCost"] == cents(oracle_cost(events, org, *october))
+    assert (body["periodStart"], body["periodEnd"]) == (
+        f"2026-11-01T00:00:00.000{offsets[0]}",
+        f"2026-11-30T23:59:59.999{offsets[1]}",
+    )
+
+
+def test_an_end_users_dates_and_a_daily_budget_follow_the_zone(zoned):
+    client, keys, events = zoned
+    org, user = "globex", next(e.end_user_id for e in events if e.organization_id == "globex")
+    days = (midnight(date(2026, 11, 10), org), midnight(date(2026, 11, 21), org))
+    body = client.get(
+        f"/v1/end-user-costs/{user}/summary",
+        params={"start_date": "2026-11-10", "end_date": "2026-11-20"},
+        headers=auth(keys[org]),
+    ).json()
+    mine = [e for e in events if e.end_user_id == user]
+    assert body["totalCost"] == cents(oracle_cost(mine, org, *days))
+    assert body["periodStart"] == "2026-11-10T00:00:00.000-03:30"
+    # now is 12:00 UTC: 08:30 on the 24th in St. John's, whose day began at 03:30 UTC
+    made = client.post(
+        "/v1/limits",
+        json={"name": "Today", "subject": {"type": "organization"}, "measure": {"type": "cost"},
+              "window": {"type": "calendar_day"}, "limit": 1000},
+        headers=auth(keys[org]),
+    ).json()  # fmt: skip
+    status = client.get(f"/v1/limits/{made['id']}/status", headers=auth(keys[org])).json()
+    today = (midnight(date(2026, 11, 24), org), midnight(date(2026, 11, 25), org))
+    assert status["usage"] == cents(oracle_cost(events, org, *today))
+    assert (status["periodStart"], status["resetsAt"]) == (
+        "2026-11-24T00:00:00.000-03:30",
+        "2026-11-25T00:00:00.000-03:30",
+    )
+
+
+def test_a_metric_timeframe_of_dates_is_the_organizations_days(zoned):
+    client, keys, events = zoned
+    org = "acme"
+    metric = client.post(
+        "/v1/metrics",
+        json={"name": "Calls", "queryType": "simple", "aggregationType": "COUNT",
+              "eventName": "llm_call", "valueType": "NUMERIC"},
+        headers=auth(keys[org]),
+    ).json()  # fmt: skip
+    got = client.get(
+        f"/v1/metrics/{metric['id']}/value",
+        params={"timeframe": "ABSOLUTE", "start": "2026-11-20", "end": "2026-11-21"},
+        headers=auth(keys[org]),
+    ).json()
+    start, end = midnight(date(2026, 11, 20), org), midnight(date(2026, 11, 22), org)
+    expected = sum(
+        1
+        for e in events
+        if e.organization_id == org
+        and e.end_user_id is not None
+        and e.body["eventType"] == "llm_call"
+        and start <= e.event_at < end
+    )
+    assert got["value"] == expected > 0
+
+
+def test_an_unknown_zone_is_refused_by_the_cli():
+    result = CliRunner().invoke(cli, ["orgs", "set", "acme", "--timezone", "Mars/Olympus"])
+    assert result.exit_code == 2
+    assert "Unknown time zone: 'Mars/Olympus'" in result.output
