@@ -53,8 +53,8 @@ def test_a_store_of_before_migrations_is_upgraded_with_everything_in_it(dialect,
     engine = new_engine(url)
     _load_fixture(engine, dialect)
     assert store_revision(engine) is None
-    assert upgrade_store(engine) == (None, "0005") and head_revision() == "0005"
-    assert store_revision(engine) == "0005"
+    assert upgrade_store(engine) == (None, "0006") and head_revision() == "0006"
+    assert store_revision(engine) == "0006"
     indexes = {
         i["name"]: i["column_names"] for i in sa.inspect(engine).get_indexes("landing_events")
     }
@@ -79,7 +79,7 @@ def test_a_store_of_before_migrations_is_upgraded_with_everything_in_it(dialect,
         ).fetchall()
     assert [tuple(row) for row in events] == [(1, "fixture-1")]
     # the newest already: nothing to do, and the store is as it was
-    assert upgrade_store(engine) == ("0005", "0005")
+    assert upgrade_store(engine) == ("0006", "0006")
     assert authenticate(engine, FIXTURE_KEY) == key
     if dialect == "postgresql":
         with engine.begin() as con:  # the next test of the module finds an empty database
@@ -113,10 +113,10 @@ def test_processes_that_open_a_new_store_at_once_take_turns(tmp_path):
     assert [process.returncode for process in processes] == [0] * 4, outcomes
     said = sorted(out.strip() for out, _ in outcomes)
     # one upgraded the new store; the others found it done (before is read before the lock)
-    assert said.count("(None, '0005')") >= 1
-    assert set(said) <= {"(None, '0005')", "('0005', '0005')"}
+    assert said.count("(None, '0006')") >= 1
+    assert set(said) <= {"(None, '0006')", "('0006', '0006')"}
     engine = engine_for(url)
-    assert store_revision(engine) == "0005"
+    assert store_revision(engine) == "0006"
     tables = set(sa.inspect(engine).get_table_names())
     assert tables == {
         "alembic_version",
@@ -128,7 +128,8 @@ def test_processes_that_open_a_new_store_at_once_take_turns(tmp_path):
         "webhook_endpoints",
         "webhook_deliveries",
         "webhook_attempts",
+        "organizations",
     }
     with engine.connect() as con:
         versions = con.exec_driver_sql("select version_num from alembic_version").fetchall()
-    assert versions == [("0005",)]
+    assert versions == [("0006",)]
