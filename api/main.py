@@ -26,6 +26,7 @@ from api.errors import (
     error_response,
     new_correlation_id,
 )
+from api.insights.router import router as insights_router
 from api.keys.service import KeyCache
 from api.limits.alerts import AlertWatcher
 from api.limits.evaluate import evaluator
@@ -273,6 +274,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ping_router,
         usage_events_router,
         cost_data_router,
+        insights_router,
         end_user_costs_router,
         metrics_router,
         limits_router,

@@ -33,6 +33,7 @@ COVERED = {
     ("GET", "/v1/cost-data/by-model"): "test_cost_answers_hold_only_the_callers_events",
     ("GET", "/v1/cost-data/by-provider"): "test_cost_answers_hold_only_the_callers_events",
     ("GET", "/v1/cost-data/trend"): "test_cost_answers_hold_only_the_callers_events",
+    ("GET", "/v1/cost-data/explain"): "test_cost_answers_hold_only_the_callers_events",
     ("GET", "/v1/end-user-costs/{externalId}/summary"): "test_another_organizations_end_user",
     ("GET", "/v1/end-user-costs/{externalId}/by-model"): "test_another_organizations_end_user",
     ("GET", "/v1/metrics"): "test_another_organizations_metric_is_unknown_everywhere",
@@ -187,6 +188,15 @@ def test_cost_answers_hold_only_the_callers_events(client, key, oracle):
         if e.organization_id == B and first <= e.event_at.date() <= last:
             b_days[e.event_at.date().isoformat()] = b_days.get(e.event_at.date().isoformat(), 0) + 1
     assert {p["periodStart"]: p["eventCount"] for p in trend["series"] if p["eventCount"]} == b_days
+    explained = client.get(
+        f"/v1/cost-data/explain?{window}&by=model&base_start_date=2026-09-01&base_end_date=2026-09-30",
+        headers=key[B],
+    ).json()
+    assert {
+        (s["segment"]["model"], s["currentCost"], s["currentUnits"])
+        for s in explained["segments"]
+        if s["currentUnits"] and s["segment"]["model"]
+    } == set(breakdown(oracle, B, first, last, "model"))
 
 
 def test_another_organizations_end_user(client, key, oracle):

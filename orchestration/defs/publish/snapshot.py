@@ -45,6 +45,7 @@ SORT_KEYS = {
     "fct_metric_values": "organization_id, metric_id, customer_id, slice_key",
     "fct_org_hourly_costs": "organization_id, usage_hour",
     "fct_org_daily_model_costs": "organization_id, cost_date",
+    "fct_daily_usage_type_costs": "organization_id, cost_date",
     "dim_end_users": "organization_id, end_user_id",
 }
 

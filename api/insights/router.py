@@ -1,0 +1,62 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.cost_data.router import EndDate, StartDate
+from api.deps import Answers, AppSettings, CostsReader, Now, Zone
+from api.errors import ValidationFailed, error_responses
+from api.insights import service
+from api.insights.schemas import Explanation
+from api.periods import date_range
+
+router = APIRouter(prefix="/v1/cost-data", tags=["insights"])
+ERRORS = error_responses(400, 401, 403, 429, 500, 503)
+BY = ("model", "provider", "feature")
+
+
+@router.get(
+    "/explain",
+    response_model=Explanation,
+    responses=ERRORS,
+    summary="Why cost moved: the change split into volume, mix, price, new and discontinued",
+)
+async def explain_change(
+    key: CostsReader,
+    snapshot: Answers,
+    now: Now,
+    zone: Zone,
+    settings: AppSettings,
+    start_date: StartDate = None,
+    end_date: EndDate = None,
+    base_start_date: Annotated[
+        str | None,
+        Query(
+            description="First date of the base period (default: the same number of days "
+            "just before start_date)."
+        ),
+    ] = None,
+    base_end_date: Annotated[
+        str | None, Query(description="Last date of the base period, inclusive.")
+    ] = None,
+    by: Annotated[
+        str | None,
+        Query(
+            description="model, provider or feature: segments of that dimension, with events "
+            "as units (default: model × usage type, with tokens)."
+        ),
+    ] = None,
+) -> Explanation:
+    if by is not None and by not in BY:
+        raise ValidationFailed(f"Invalid by: {by}. Valid options: {', '.join(BY)}")
+    dates = date_range(start_date, end_date, now, settings.max_range_days, zone)
+    if (base_start_date is None) != (base_end_date is None):
+        raise ValidationFailed("base_start_date and base_end_date go together")
+    base = (
+        dates.previous()
+        if base_start_date is None
+        else date_range(base_start_date, base_end_date, now, settings.max_range_days, zone)
+    )
+    org = key.organization_id
+    return await snapshot.answer(
+        ("explain", org, dates, base, by), service.explanation, org, dates, base, by
+    )

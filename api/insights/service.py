@@ -1,0 +1,67 @@
+"""Explanations of a change in cost, read from the serving snapshot's daily marts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from api import money
+from api.insights import explain
+from api.insights.schemas import Components, Explanation, SegmentChange, UnpricedEvents
+from api.periods import DateRange
+from core.sql import load_sql
+
+_QUERIES = Path(__file__).parent / "queries"
+# what a segment's keys are called, by `by` (None: model and usage type)
+SEGMENT_KEYS = {None: ("model", "usageType"), "model": ("model",), "provider": ("provider",),
+                "feature": ("feature",)}  # fmt: skip
+
+
+def explanation(
+    con: duckdb.DuckDBPyConnection, org: str, dates: DateRange, base: DateRange, by: str | None
+) -> Explanation:
+    params = {
+        "org": org,
+        "first_date": dates.start,
+        "last_date": dates.end,
+        "base_first": base.start,
+        "base_last": base.end,
+    }
+    base_total, current_total, base_unpriced, current_unpriced = con.execute(
+        load_sql(_QUERIES, "explain_totals"), params
+    ).fetchone()
+    rows = con.execute(load_sql(_QUERIES, "explain_segments"), {**params, "by": by}).fetchall()
+    segments = [
+        explain.Segment((first, second), base_units, base_cost, units, cost)
+        for first, second, base_units, base_cost, units, cost in rows
+    ]
+    current, previous = money.usd(current_total), money.usd(base_total)
+    change = current - previous
+    shown = explain.rounded(explain.components(segments), change)
+    names = SEGMENT_KEYS[by]
+    changes = [
+        SegmentChange(
+            segment=dict(zip(names, s.key, strict=False)),
+            status=s.status,
+            baseUnits=float(s.base_units),
+            currentUnits=float(s.units),
+            baseCost=float(money.usd(s.base_cost)),
+            currentCost=float(money.usd(s.cost)),
+            change=float(money.usd(s.cost) - money.usd(s.base_cost)),
+        )
+        for s in sorted(segments, key=lambda s: (-abs(s.cost - s.base_cost), str(s.key)))
+        if s.status != "none" or s.cost or s.base_cost
+    ]
+    return Explanation(
+        startDate=dates.start.isoformat(),
+        endDate=dates.end.isoformat(),
+        baseStartDate=base.start.isoformat(),
+        baseEndDate=base.end.isoformat(),
+        currentCost=float(current),
+        baseCost=float(previous),
+        change=float(change),
+        components=Components(**{name: float(value) for name, value in shown.items()}),
+        unpricedEvents=UnpricedEvents(current=int(current_unpriced), base=int(base_unpriced)),
+        segments=changes,
+    )

@@ -1,0 +1,167 @@
+"""Explaining a change in cost (docs/insights.md): the decomposition on constructed segments,
+worked out by hand, and the endpoint on the session's warehouse against the oracle."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+
+from api.insights.explain import Segment, components, rounded
+from tests.api.conftest import auth
+from tests.api.oracle_answers import breakdown, cents, cost
+
+D = Decimal
+
+
+def segment(key: str, base: tuple[int, str], current: tuple[int, str]) -> Segment:
+    """(units, cost) in the base period and in the current one."""
+    return Segment((key, "input"), D(base[0]), D(base[1]), D(current[0]), D(current[1]))
+
+
+def parts(segments: list[Segment]) -> dict[str, Fraction]:
+    found = components(segments)
+    change = sum(Fraction(s.cost) - Fraction(s.base_cost) for s in segments)
+    assert sum(found.values()) == change  # exactly, always
+    return {name: value for name, value in found.items() if value}
+
+
+def test_only_prices_change_all_of_the_change_is_price():
+    # a: 100 units at 0.10 then at 0.15; b unchanged
+    got = parts([segment("a", (100, "10"), (100, "15")), segment("b", (50, "5"), (50, "5"))])
+    assert got == {"price": 5}
+
+
+def test_volume_doubles_all_of_the_change_is_volume():
+    # 150 units for $15 (0.10 each on average), then 300 in the same shares and prices
+    got = parts([segment("a", (100, "10"), (200, "20")), segment("b", (50, "5"), (100, "10"))])
+    assert got == {"volume": 15}
+
+
+def test_the_same_volume_moving_to_a_dearer_model_is_mix():
+    # 200 units both times; a costs 0.10 a unit, b 0.30; half of them b, then three quarters:
+    # mix = 200 × ((0.25 − 0.5) × 0.10 + (0.75 − 0.5) × 0.30) = 10
+    got = parts([segment("a", (100, "10"), (50, "5")), segment("b", (100, "30"), (150, "45"))])
+    assert got == {"mix": 10}
+
+
+def test_a_model_that_appears_or_disappears_is_new_or_discontinued():
+    got = parts(
+        [
+            segment("a", (100, "10"), (100, "10")),
+            segment("b", (0, "0"), (10, "3")),  # appears: $3
+            segment("c", (20, "4"), (0, "0")),  # disappears: $4
+        ]
+    )
+    assert got == {"new": 3, "discontinued": -4}
+
+
+def test_all_at_once_each_part_as_worked_out_by_hand():
+    # a: 100 → 300 units, 0.10 → 0.12; b: 100 → 100 units at 0.30; c new ($2)
+    # Q 200 → 400, P̄₀ = 40 / 200 = 0.20: volume = 200 × 0.20 = 40
+    # shares a 0.5 → 0.75, b 0.5 → 0.25: mix = 400 × (0.25 × 0.10 − 0.25 × 0.30) = −20
+    # price = 300 × 0.02 = 6; change = (36 + 30 + 2) − 40 = 28 = 40 − 20 + 6 + 2
+    got = parts(
+        [
+            segment("a", (100, "10"), (300, "36")),
+            segment("b", (100, "30"), (100, "30")),
+            segment("c", (0, "0"), (5, "2")),
+        ]
+    )
+    assert got == {"volume": 40, "mix": -20, "price": 6, "new": 2}
+
+
+def test_rounded_components_add_up_to_the_rounded_change():
+    rng = random.Random(5)
+    for _ in range(300):
+        segments = [
+            Segment(
+                (str(n), "input"),
+                D(rng.choice([0, rng.randrange(1, 10_000)])),
+                D(rng.randrange(0, 10**9)) / D(10**8),
+                D(rng.choice([0, rng.randrange(1, 10_000)])),
+                D(rng.randrange(0, 10**9)) / D(10**8),
+            )
+            for n in range(rng.randrange(1, 6))
+        ]
+        current = sum((s.cost for s in segments), D(0)).quantize(D("0.01"))
+        base = sum((s.base_cost for s in segments), D(0)).quantize(D("0.01"))
+        shown = rounded(components(segments), current - base)
+        assert sum(shown.values()) == current - base
+        exact = components(segments)
+        # no component moves more than a cent away from its exact value
+        assert all(abs(Fraction(shown[n]) - exact[n]) <= Fraction(1, 100) for n in exact)
+
+
+EXPLAIN = "/v1/cost-data/explain"
+NOVEMBER = {"start_date": "2026-11-01", "end_date": "2026-11-30"}
+OCTOBER = {"base_start_date": "2026-10-01", "base_end_date": "2026-10-31"}
+
+
+def test_this_month_against_the_last_adds_up_to_the_summarys_change(client, keys, oracle):
+    body = client.get(EXPLAIN, params={**NOVEMBER, **OCTOBER}, headers=auth(keys.acme)).json()
+    nov = cost(oracle, "acme", datetime(2026, 11, 1), datetime(2026, 12, 1))
+    oct_ = cost(oracle, "acme", datetime(2026, 10, 1), datetime(2026, 11, 1))
+    assert (body["currentCost"], body["baseCost"]) == (cents(nov), cents(oct_))
+    summary = client.get(
+        "/v1/cost-data/summary", params={"time_window": "current-period"}, headers=auth(keys.acme)
+    ).json()
+    assert body["change"] == summary["changeAmount"]
+    assert round(sum(body["components"].values()), 2) == body["change"]
+    assert body["components"]["volume"] != 0
+    assert body["unpricedEvents"]["current"] == sum(
+        1
+        for e in oracle
+        if e.organization_id == "acme"
+        and e.status in ("unpriced", "partially_priced")
+        and datetime(2026, 11, 1) <= e.event_at < datetime(2026, 12, 1)
+    )
+    # the segments are the whole cost: model × usage type, each period's sum the total
+    assert {tuple(s["segment"]) for s in body["segments"]} == {("model", "usageType")}
+    for field, total in (("currentCost", nov), ("baseCost", oct_)):
+        assert abs(sum(D(str(s[field])) for s in body["segments"]) - total) < D("0.01") * len(
+            body["segments"]
+        )
+
+
+def test_by_model_segments_are_the_by_model_breakdowns(client, keys, oracle):
+    body = client.get(
+        EXPLAIN, params={**NOVEMBER, **OCTOBER, "by": "model"}, headers=auth(keys.acme)
+    ).json()
+    current = breakdown(oracle, "acme", date(2026, 11, 1), date(2026, 11, 30), "model")
+    base = breakdown(oracle, "acme", date(2026, 10, 1), date(2026, 10, 31), "model")
+    got = {s["segment"]["model"]: s for s in body["segments"] if s["segment"]["model"]}
+    for model, total, events in current:
+        assert (got[model]["currentCost"], got[model]["currentUnits"]) == (total, events)
+    for model, total, events in base:
+        assert (got[model]["baseCost"], got[model]["baseUnits"]) == (total, events)
+    assert round(sum(body["components"].values()), 2) == body["change"]
+
+
+def test_the_default_base_is_the_same_number_of_days_just_before(client, keys):
+    body = client.get(
+        EXPLAIN,
+        params={"start_date": "2026-11-11", "end_date": "2026-11-20"},
+        headers=auth(keys.acme),
+    ).json()
+    assert (body["baseStartDate"], body["baseEndDate"]) == ("2026-11-01", "2026-11-10")
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"by": "planet"}, "Invalid by: planet. Valid options: model, provider, feature"),
+        ({"base_start_date": "2026-10-01"}, "base_start_date and base_end_date go together"),
+        (
+            {"base_start_date": "2026-10-31", "base_end_date": "2026-10-01"},
+            "end_date 2026-10-01 is before",
+        ),
+    ],
+)
+def test_a_bad_question_is_a_400_that_says_why(client, keys, params, message):
+    response = client.get(EXPLAIN, params=params, headers=auth(keys.acme))
+    assert response.status_code == 400
+    assert message in response.json()["error"]["message"]
