@@ -2,12 +2,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from api.cost_data.period_costs import PeriodCosts
 from api.cost_data.router import EndDate, StartDate
 from api.deps import Answers, AppSettings, CostsReader, Now, Zone
 from api.errors import ValidationFailed, error_responses
 from api.insights import service
-from api.insights.schemas import Explanation
+from api.insights.schemas import CostForecast, Explanation
 from api.periods import date_range
+from api.periods import time_window as window_named
 
 router = APIRouter(prefix="/v1/cost-data", tags=["insights"])
 ERRORS = error_responses(400, 401, 403, 429, 500, 503)
@@ -60,3 +62,36 @@ async def explain_change(
     return await snapshot.answer(
         ("explain", org, dates, base, by), service.explanation, org, dates, base, by
     )
+
+
+@router.get(
+    "/forecast",
+    response_model=CostForecast,
+    responses=ERRORS,
+    summary="Where this month's cost is heading, with a band from backtests",
+)
+async def cost_forecast(
+    key: CostsReader,
+    snapshot: Answers,
+    now: Now,
+    zone: Zone,
+    time_window: Annotated[
+        str,
+        Query(
+            description="current-period (the organization's month holding now): the one "
+            "period a forecast is for."
+        ),
+    ] = "current-period",
+) -> CostForecast:
+    if time_window != "current-period":
+        raise ValidationFailed(
+            f"Invalid time_window: {time_window}. A forecast is for current-period"
+        )
+    window = window_named(time_window, now, zone)
+    org = key.organization_id
+    costs = snapshot.kept(PeriodCosts)
+    return await snapshot.answer(("forecast", org, window, now), _forecast, costs, org, window, now)
+
+
+def _forecast(con, costs: PeriodCosts, org: str, window, now) -> CostForecast:
+    return service.cost_forecast(con, costs, org, window, now)

@@ -46,3 +46,17 @@ class Explanation(BaseModel):
     segments: list[SegmentChange] = Field(
         description="Every segment, the largest change (either way) first."
     )
+
+
+class CostForecast(BaseModel):
+    periodStart: str = Field(description="First instant of the period (the zone's offset).")
+    periodEnd: str = Field(description="Last instant of the period.")
+    actualToDate: float = Field(description="Cost from the period's start to now, USD (cents).")
+    forecast: float = Field(description="actualToDate plus the expected cost of the rest.")
+    low: float | None = Field(description="10th percentile (backtests); null without a band.")
+    high: float | None = Field(description="90th percentile (backtests); null without a band.")
+    method: str = Field(description="How the forecast and its band are made.")
+    historyDays: int = Field(description="Complete days of history before today.")
+    insufficientHistory: bool = Field(
+        description="Fewer than 14 days of history: the forecast stands, without a band."
+    )

@@ -1,18 +1,28 @@
-"""Explanations of a change in cost, read from the serving snapshot's daily marts."""
+"""Explanations, forecasts and anomalies of cost, read from the serving snapshot's daily marts."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 
 import duckdb
 
 from api import money
-from api.insights import explain
-from api.insights.schemas import Components, Explanation, SegmentChange, UnpricedEvents
-from api.periods import DateRange
+from api.cost_data.period_costs import PeriodCosts
+from api.insights import explain, forecast
+from api.insights.schemas import (
+    Components,
+    CostForecast,
+    Explanation,
+    SegmentChange,
+    UnpricedEvents,
+)
+from api.periods import DateRange, Window, iso_ms, local_midnight
 from core.sql import load_sql
 
 _QUERIES = Path(__file__).parent / "queries"
+_US = timedelta(microseconds=1)
 # what a segment's keys are called, by `by` (None: model and usage type)
 SEGMENT_KEYS = {None: ("model", "usageType"), "model": ("model",), "provider": ("provider",),
                 "feature": ("feature",)}  # fmt: skip
@@ -64,4 +74,39 @@ def explanation(
         components=Components(**{name: float(value) for name, value in shown.items()}),
         unpricedEvents=UnpricedEvents(current=int(current_unpriced), base=int(base_unpriced)),
         segments=changes,
+    )
+
+
+METHOD = (
+    "same-weekday mean of the last 28 days for each day left (today pro rata); band: 10th and "
+    "90th percentile of backtested errors over as many days"
+)
+
+
+def cost_forecast(
+    con: duckdb.DuckDBPyConnection, costs: PeriodCosts, org: str, window: Window, now: datetime
+) -> CostForecast:
+    zone = window.zone
+    today = now.astimezone(zone).date()
+    rows = con.execute(load_sql(_QUERIES, "daily_costs"), {"org": org, "before": today}).fetchall()
+    day_start, day_end = (
+        local_midnight(today, zone),
+        local_midnight(today + timedelta(days=1), zone),
+    )
+    left = Fraction(int((day_end - now) / _US), int((day_end - day_start) / _US))
+    actual = costs.cost(org, window.start, now + _US)
+    found = forecast.forecast(
+        dict(rows), today, left, (window.end - _US).astimezone(zone).date(), actual
+    )
+    band = (None, None) if found.low is None else (found.low, found.high)
+    return CostForecast(
+        periodStart=iso_ms(window.period_start, zone),
+        periodEnd=iso_ms(window.period_end, zone),
+        actualToDate=float(money.usd(actual)),
+        forecast=float(explain.cents(found.forecast)),
+        low=None if band[0] is None else float(explain.cents(band[0])),
+        high=None if band[1] is None else float(explain.cents(band[1])),
+        method=METHOD,
+        historyDays=found.history_days,
+        insufficientHistory=found.low is None,
     )

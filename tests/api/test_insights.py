@@ -4,13 +4,14 @@ worked out by hand, and the endpoint on the session's warehouse against the orac
 from __future__ import annotations
 
 import random
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
 import pytest
 
 from api.insights.explain import Segment, components, rounded
+from api.insights.forecast import forecast
 from tests.api.conftest import auth
 from tests.api.oracle_answers import breakdown, cents, cost
 
@@ -165,3 +166,70 @@ def test_a_bad_question_is_a_400_that_says_why(client, keys, params, message):
     response = client.get(EXPLAIN, params=params, headers=auth(keys.acme))
     assert response.status_code == 400
     assert message in response.json()["error"]["message"]
+
+
+# --- forecast ---------------------------------------------------------------------------
+
+START = date(2026, 10, 5)  # a Monday
+
+
+def days(values: list[str]) -> dict[date, Decimal]:
+    return {START + timedelta(days=n): D(v) for n, v in enumerate(values)}
+
+
+def test_a_weekly_pattern_is_forecast_by_weekday():
+    # four weeks of $10 Mondays and $1 other days; today is the fifth Monday, half gone, and
+    # the period ends on Sunday: 0.5 × 10 + 6 × 1 = 11 to come, after $7 so far
+    history = days(["10", "1", "1", "1", "1", "1", "1"] * 4)
+    today = START + timedelta(days=28)
+    found = forecast(history, today, Fraction(1, 2), today + timedelta(days=6), D(7))
+    assert found.forecast == 18
+    # every backtested day was predicted exactly: the band is the forecast itself
+    assert (found.low, found.high, found.history_days) == (18, 18, 28)
+
+
+def test_the_band_is_the_backtests_10th_to_90th_percentile():
+    # two weeks; days 7 – 13 are backtested from the same weekday a week before:
+    # errors 2−1, 0, 0, 0, 0, 0, 0−1 → 10th percentile −0.4, 90th 0.4 (linear)
+    history = days(["1"] * 7 + ["2", "1", "1", "1", "1", "1", "0"])
+    today = START + timedelta(days=14)  # a Monday: its mean is (1 + 2) / 2
+    found = forecast(history, today, Fraction(1), today, D(0))
+    assert found.forecast == Fraction(3, 2)
+    assert (found.low, found.high) == (Fraction(11, 10), Fraction(19, 10))
+
+
+def test_less_than_two_weeks_of_history_has_no_band():
+    history = days(["3"] * 13)
+    today = START + timedelta(days=13)
+    found = forecast(history, today, Fraction(1), today + timedelta(days=1), D(5))
+    assert (found.forecast, found.low, found.high, found.history_days) == (11, None, None, 13)
+
+
+def test_the_forecast_endpoint_against_the_oracle(client, keys, oracle):
+    body = client.get("/v1/cost-data/forecast", headers=auth(keys.acme)).json()
+    now = datetime(2026, 11, 24, 12)
+    acme = [e for e in oracle if e.organization_id == "acme"]
+    actual = cost(acme, "acme", datetime(2026, 11, 1), now + timedelta(microseconds=1))
+    daily: dict[date, Decimal] = {}
+    for e in acme:
+        if e.event_at.date() < now.date():
+            daily[e.event_at.date()] = daily.get(e.event_at.date(), D(0)) + e.cost_usd
+    first = min(d for d, c in daily.items() if c)
+
+    def mean(day: date) -> Fraction:
+        same = [day - timedelta(days=7 * k) for k in (1, 2, 3, 4)]
+        same = [d for d in same if d >= first]
+        return sum((Fraction(daily.get(d, D(0))) for d in same), Fraction(0)) / len(same)
+
+    rest = Fraction(1, 2) * mean(now.date()) + sum(
+        mean(date(2026, 11, day)) for day in range(25, 31)
+    )
+    assert body["actualToDate"] == cents(actual)
+    expected = Fraction(actual) + rest
+    assert body["forecast"] == cents(D(expected.numerator) / D(expected.denominator))
+    assert body["periodStart"] == "2026-11-01T00:00:00.000Z"
+    assert body["insufficientHistory"] is False and body["low"] <= body["forecast"] <= body["high"]
+    refused = client.get(
+        "/v1/cost-data/forecast", params={"time_window": "last-7-days"}, headers=auth(keys.acme)
+    )
+    assert refused.status_code == 400
