@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -98,6 +99,12 @@ class Settings(BaseSettings):
     metric_build_memory: str = Field(
         default="1GB",
         description="DuckDB memory limit of one indexed metric's pre-computation in a build.",
+    )
+    anomaly_min_usd: Decimal = Field(
+        default=Decimal("1.00"),
+        ge=0,
+        description="The least departure from its usual cost, in USD, that makes a day an "
+        "anomaly (GET /v1/cost-data/anomalies; its min_impact overrides it).",
     )
     webhook_allow_private: bool = Field(
         default=False,

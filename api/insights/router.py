@@ -1,3 +1,4 @@
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -7,13 +8,14 @@ from api.cost_data.router import EndDate, StartDate
 from api.deps import Answers, AppSettings, CostsReader, Now, Zone
 from api.errors import ValidationFailed, error_responses
 from api.insights import service
-from api.insights.schemas import CostForecast, Explanation
+from api.insights.schemas import CostAnomalies, CostForecast, Explanation
 from api.periods import date_range
 from api.periods import time_window as window_named
 
 router = APIRouter(prefix="/v1/cost-data", tags=["insights"])
 ERRORS = error_responses(400, 401, 403, 429, 500, 503)
 BY = ("model", "provider", "feature")
+ANOMALY_BY = (*BY, "end_user")
 
 
 @router.get(
@@ -95,3 +97,42 @@ async def cost_forecast(
 
 def _forecast(con, costs: PeriodCosts, org: str, window, now) -> CostForecast:
     return service.cost_forecast(con, costs, org, window, now)
+
+
+@router.get(
+    "/anomalies",
+    response_model=CostAnomalies,
+    responses=ERRORS,
+    summary="Days whose cost departs from the same weekday's usual (robust z-score > 3.5)",
+)
+async def cost_anomalies(
+    key: CostsReader,
+    snapshot: Answers,
+    now: Now,
+    zone: Zone,
+    settings: AppSettings,
+    start_date: StartDate = None,
+    end_date: EndDate = None,
+    by: Annotated[
+        str | None,
+        Query(
+            description="model, provider, feature or end_user: each one's days (default: "
+            "the organization's)."
+        ),
+    ] = None,
+    min_impact: Annotated[
+        Decimal | None,
+        Query(
+            ge=0,
+            description="The least departure in USD (default: TALLYHOUSE_ANOMALY_MIN_USD, 1.00).",
+        ),
+    ] = None,
+) -> CostAnomalies:
+    if by is not None and by not in ANOMALY_BY:
+        raise ValidationFailed(f"Invalid by: {by}. Valid options: {', '.join(ANOMALY_BY)}")
+    dates = date_range(start_date, end_date, now, settings.max_range_days, zone)
+    least = settings.anomaly_min_usd if min_impact is None else min_impact
+    org = key.organization_id
+    return await snapshot.answer(
+        ("anomalies", org, dates, by, least), service.cost_anomalies, org, dates, by, least
+    )

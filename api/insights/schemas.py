@@ -60,3 +60,25 @@ class CostForecast(BaseModel):
     insufficientHistory: bool = Field(
         description="Fewer than 14 days of history: the forecast stands, without a band."
     )
+
+
+class CostAnomaly(BaseModel):
+    date: str = Field(description="The day (YYYY-MM-DD, the organization's calendar).")
+    segment: dict[str, str | None] = Field(
+        description='Whose cost: {} for the organization\'s, else {"model": …} (or provider, '
+        "feature, endUser) with `by`."
+    )
+    expected: float = Field(description="The median of the same weekday over the 8 weeks before.")
+    actual: float = Field(description="The day's cost, USD (cents).")
+    impact: float = Field(description="|actual − expected|: how the list is ranked.")
+    score: float | None = Field(
+        description="Robust z-score |x − median| / (1.4826 · MAD), 2 decimals; null when every "
+        "week before cost the same."
+    )
+
+
+class CostAnomalies(BaseModel):
+    startDate: str = Field(description="First day looked at.")
+    endDate: str = Field(description="Last day looked at, inclusive.")
+    minImpact: float = Field(description="The least departure, USD, an anomaly has.")
+    anomalies: list[CostAnomaly] = Field(description="The largest impact first.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
@@ -10,9 +11,11 @@ import duckdb
 
 from api import money
 from api.cost_data.period_costs import PeriodCosts
-from api.insights import explain, forecast
+from api.insights import anomalies, explain, forecast
 from api.insights.schemas import (
     Components,
+    CostAnomalies,
+    CostAnomaly,
     CostForecast,
     Explanation,
     SegmentChange,
@@ -109,4 +112,40 @@ def cost_forecast(
         method=METHOD,
         historyDays=found.history_days,
         insufficientHistory=found.low is None,
+    )
+
+
+SEGMENT_NAMES = {None: None, "model": "model", "provider": "provider", "feature": "feature",
+                 "end_user": "endUser"}  # fmt: skip
+
+
+def cost_anomalies(
+    con: duckdb.DuckDBPyConnection, org: str, dates: DateRange, by: str | None, min_impact: Decimal
+) -> CostAnomalies:
+    history_start = dates.start - timedelta(days=7 * anomalies.WEEKS)
+    rows = con.execute(
+        load_sql(_QUERIES, "segment_days"),
+        {"org": org, "by": by, "first_date": history_start, "last_date": dates.end},
+    ).fetchall()
+    daily: dict[str | None, dict] = {}
+    for segment, day, cost, _ in rows:
+        daily.setdefault(segment, {})[day] = cost
+    first_day = rows[0][3] if rows else dates.start
+    days = [dates.start + timedelta(days=n) for n in range(dates.days)]
+    name = SEGMENT_NAMES[by]
+    return CostAnomalies(
+        startDate=dates.start.isoformat(),
+        endDate=dates.end.isoformat(),
+        minImpact=float(min_impact),
+        anomalies=[
+            CostAnomaly(
+                date=a.day.isoformat(),
+                segment={} if name is None else {name: a.segment},
+                expected=float(explain.cents(a.expected)),
+                actual=float(explain.cents(a.actual)),
+                impact=float(explain.cents(a.impact)),
+                score=None if a.score is None else float(explain.cents(a.score)),
+            )
+            for a in anomalies.anomalies(daily, first_day, days, min_impact)
+        ],
     )

@@ -4,12 +4,14 @@ worked out by hand, and the endpoint on the session's warehouse against the orac
 from __future__ import annotations
 
 import random
+import statistics
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
 import pytest
 
+from api.insights.anomalies import anomalies
 from api.insights.explain import Segment, components, rounded
 from api.insights.forecast import forecast
 from tests.api.conftest import auth
@@ -233,3 +235,81 @@ def test_the_forecast_endpoint_against_the_oracle(client, keys, oracle):
         "/v1/cost-data/forecast", params={"time_window": "last-7-days"}, headers=auth(keys.acme)
     )
     assert refused.status_code == 400
+
+
+# --- anomalies --------------------------------------------------------------------------
+
+
+def weeks_of(values: list[str], start: date = START) -> dict[date, Decimal]:
+    """A cost per day from `start`."""
+    return {start + timedelta(days=n): D(v) for n, v in enumerate(values) if v != "0"}
+
+
+def test_an_injected_spike_ranks_first_and_a_normal_week_has_none():
+    # nine weeks of a steady pattern with a little noise; in week 10, $60 on a's Tuesday and
+    # $25 on b's Thursday; c has the pattern only
+    pattern = ["10", "11", "12", "9", "10", "4", "3"]
+    noisy = [str(D(v) + D(n % 3) / 10) for n, v in enumerate(pattern * 9)]
+    last_week = [START + timedelta(days=63 + n) for n in range(7)]
+    a = weeks_of(noisy + ["10", "60", "12", "9", "10", "4", "3"])
+    b = weeks_of(noisy + ["10", "11", "12", "25", "10", "4", "3"])
+    c = weeks_of(noisy + pattern)
+    found = anomalies({"a": a, "b": b, "c": c}, START, last_week, D("1.00"))
+    assert [(x.segment, x.day - START, x.actual) for x in found] == [
+        ("a", timedelta(days=64), 60),
+        ("b", timedelta(days=66), 25),
+    ]
+    # a's Tuesdays before: 11, 11.1, 11.2, 11, 11.1, 11.2, 11, 11.1 → median 11.1, MAD 0.1
+    assert found[0].expected == Fraction(111, 10)
+    assert found[0].score == (60 - Fraction(111, 10)) / (Fraction(14826, 10000) * Fraction(1, 10))
+    # the same spike below the least impact is left out; a normal week has none
+    assert anomalies({"b": b}, START, last_week, D("20")) == []
+    assert anomalies({"c": c}, START, last_week, D("0.01")) == []
+
+
+def test_weeks_alike_use_the_mean_deviation_then_no_score():
+    # Mondays: 1 seven times and 3 once (MAD 0, mean deviation 2 / 8), then 10
+    mondays = ["1"] * 7 + ["3"]
+    days_ = {START + timedelta(days=7 * n): D(v) for n, v in enumerate([*mondays, "10"])}
+    (found,) = anomalies({None: days_}, START, [START + timedelta(days=56)], D("1"))
+    assert found.score == Fraction(9) / (Fraction(1253314, 1000000) * Fraction(1, 4))
+    alike = {START + timedelta(days=7 * n): D(v) for n, v in enumerate(["2"] * 8 + ["5"])}
+    (found,) = anomalies({None: alike}, START, [START + timedelta(days=56)], D("1"))
+    assert (found.expected, found.actual, found.score) == (2, 5, None)
+
+
+def test_the_anomalies_endpoint_against_the_oracle(client, keys, oracle):
+    body = client.get(
+        "/v1/cost-data/anomalies",
+        params={"start_date": "2026-11-01", "end_date": "2026-11-24", "by": "model",
+                "min_impact": "0.05"},
+        headers=auth(keys.acme),
+    ).json()  # fmt: skip
+    acme = [e for e in oracle if e.organization_id == "acme"]
+    first = min(e.event_at.date() for e in acme if e.cost_usd and e.event_at.year == 2026)
+    daily: dict[tuple, Decimal] = {}
+    for e in acme:
+        if e.model is not None:
+            key = (e.model, e.event_at.date())
+            daily[key] = daily.get(key, D(0)) + e.cost_usd
+    expected = []
+    for model in {m for m, _ in daily}:
+        for n in range(24):
+            day = date(2026, 11, 1) + timedelta(days=n)
+            weeks = [day - timedelta(days=7 * k) for k in range(1, 9)]
+            values = [daily.get((model, d), D(0)) for d in weeks if d >= first]
+            if len(values) < 4:
+                continue
+            x, m = daily.get((model, day), D(0)), statistics.median(values)
+            mad = statistics.median(abs(v - m) for v in values)
+            scale = D("1.4826") * mad or D("1.253314") * sum(abs(v - m) for v in values) / len(
+                values
+            )
+            if abs(x - m) >= D("0.05") and (scale == 0 or abs(x - m) / scale > D("3.5")):
+                expected.append((day.isoformat(), model, cents(m), cents(x)))
+    got = [
+        (a["date"], a["segment"]["model"], a["expected"], a["actual"]) for a in body["anomalies"]
+    ]
+    assert sorted(got) == sorted(expected) and expected
+    impacts = [a["impact"] for a in body["anomalies"]]
+    assert impacts == sorted(impacts, reverse=True)
