@@ -34,6 +34,8 @@ COVERED = {
     ("GET", "/v1/cost-data/by-provider"): "test_cost_answers_hold_only_the_callers_events",
     ("GET", "/v1/cost-data/trend"): "test_cost_answers_hold_only_the_callers_events",
     ("GET", "/v1/cost-data/explain"): "test_cost_answers_hold_only_the_callers_events",
+    ("GET", "/v1/cost-data/forecast"): "test_cost_answers_hold_only_the_callers_events",
+    ("GET", "/v1/cost-data/anomalies"): "test_cost_answers_hold_only_the_callers_events",
     ("GET", "/v1/end-user-costs/{externalId}/summary"): "test_another_organizations_end_user",
     ("GET", "/v1/end-user-costs/{externalId}/by-model"): "test_another_organizations_end_user",
     ("GET", "/v1/metrics"): "test_another_organizations_metric_is_unknown_everywhere",
@@ -197,6 +199,16 @@ def test_cost_answers_hold_only_the_callers_events(client, key, oracle):
         for s in explained["segments"]
         if s["currentUnits"] and s["segment"]["model"]
     } == set(breakdown(oracle, B, first, last, "model"))
+    now = datetime(2026, 11, 24, 12, 0, 0, 1)
+    forecast = client.get("/v1/cost-data/forecast", headers=key[B]).json()
+    assert forecast["actualToDate"] == cents(cost(oracle, B, NOVEMBER[0], now))
+    unusual = client.get(
+        "/v1/cost-data/anomalies?start_date=2026-11-01&end_date=2026-11-24&by=end_user"
+        "&min_impact=0",
+        headers=key[B],
+    ).json()["anomalies"]
+    b_users = {e.end_user_id for e in oracle if e.organization_id == B}
+    assert unusual and {a["segment"]["endUser"] for a in unusual} <= b_users
 
 
 def test_another_organizations_end_user(client, key, oracle):
