@@ -20,10 +20,10 @@ class Timezones:
     def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
         cursor = connection.cursor()
         try:
-            exists = cursor.execute(
+            (exists,) = cursor.execute(
                 "select count(*) from information_schema.tables "
                 "where table_name = 'dim_organizations'"
-            ).fetchone()[0]
+            ).fetchall()[0]
             rows = (
                 cursor.execute("select organization_id, timezone from dim_organizations").fetchall()
                 if exists

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from api.errors import ValidationFailed
 from api.organizations import UTC_ZONE
 from core.event_body import ALL_TIME, EARLIEST_DATE, LATEST_DATE
+from core.organizations import local_midnight
 
 TIME_WINDOWS = ("current-period", "last-period", "last-7-days", "last-30-days")
 DEFAULT_TIME_WINDOW = "current-period"
@@ -36,11 +37,6 @@ class Window:
     period_start: datetime  # what the response shows
     period_end: datetime
     zone: ZoneInfo = UTC_ZONE  # the organization's, in which it is shown
-
-
-def local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    """The instant (UTC) the organization's `day` starts (OverflowError past the calendar)."""
-    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
 
 
 def _month_start(now: datetime, zone: ZoneInfo, months: int = 0) -> datetime:

@@ -10,7 +10,7 @@ built with, so answers and marts always agree (docs/timezones.md).
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -71,3 +71,9 @@ def timezones(engine: sa.Engine) -> dict[str, str]:
             )
         ).all()
     return dict(rows)
+
+
+def local_midnight(day: date, timezone: ZoneInfo) -> datetime:
+    """The instant (UTC) an organization's `day` starts in its zone (OverflowError past the
+    calendar)."""
+    return datetime.combine(day, time(), tzinfo=timezone).astimezone(UTC)

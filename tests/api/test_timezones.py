@@ -18,6 +18,7 @@ from api.keys.service import SCOPES, create_key
 from api.main import create_app
 from cli.main import app as cli
 from core.control_store import engine_for
+from core.marts import mart
 from core.organizations import set_timezone
 from orchestration.build import run_build
 from tests.api.conftest import auth
@@ -175,3 +176,21 @@ def test_an_unknown_zone_is_refused_by_the_cli():
     result = CliRunner().invoke(cli, ["orgs", "set", "acme", "--timezone", "Mars/Olympus"])
     assert result.exit_code == 2
     assert "Unknown time zone: 'Mars/Olympus'" in result.output
+
+
+def test_a_mart_as_a_dataframe_is_filtered_and_shown_in_the_zone(zoned, home_copy_module):
+    _, _, events = zoned
+    org, day = "acme", date(2026, 11, 20)
+    start, end = midnight(day, org), midnight(day + timedelta(days=1), org)
+    frame = mart("fct_usage_costs", org, "2026-11-20", "2026-11-20", settings=home_copy_module)
+    mine = sorted(
+        e.idempotency_key for e in events if e.organization_id == org and start <= e.event_at < end
+    )
+    assert sorted(frame["idempotency_key"]) == mine and mine
+    assert str(frame["event_at"].dt.tz) == "Asia/Kolkata"
+    assert {t.date() for t in frame["event_at"]} == {day}  # every instant on its local day
+    assert sum(frame["cost_usd"]) == oracle_cost(events, org, start, end)  # exact Decimals
+    daily = mart("fct_daily_costs", org, day, day, settings=home_copy_module)
+    assert set(daily["cost_date"]) == {day} and sum(daily["cost_usd"]) == sum(frame["cost_usd"])
+    with pytest.raises(ValueError, match="no table 'fct_nothing'"):
+        mart("fct_nothing", org, settings=home_copy_module)
