@@ -74,7 +74,7 @@ def test_generated_requests_get_no_server_error_and_documented_answers(home_copy
     assert done.returncode == 0, done.stdout[-6000:]
     summary = json.loads(report.read_text())
     assert summary["complete"] and summary["stop_reason"] == "completed"
-    assert summary["operations"]["tested"] == summary["operations"]["total"] == 27
+    assert summary["operations"]["tested"] == summary["operations"]["total"] == 30
     assert {p: v["status"] for p, v in summary["phases"].items()} == dict.fromkeys(
         ("examples", "coverage", "fuzzing", "stateful"), "success"
     )
