@@ -6,7 +6,8 @@ comes from backtests on the organization's own history: every day with at least 
 before it is predicted the same way from the 28 days before it, and the errors (actual −
 predicted) of every run of as many consecutive days as are left are summed; `low` and `high`
 are the forecast plus the 10th and 90th percentile of those sums (linear interpolation),
-never below the actual cost so far. With fewer than 14 days of history there is no band.
+widened to hold the forecast itself and never below the actual cost so far. With fewer than
+14 days of history there is no band.
 """
 
 from __future__ import annotations
@@ -84,10 +85,8 @@ def forecast(
     ]
     horizon = max(1, min((period_end - today).days + 1, len(errors)))
     sums = [sum(errors[i : i + horizon], Fraction(0)) for i in range(len(errors) - horizon + 1)]
-    floor = Fraction(actual)
-    return Forecast(
-        expected,
-        max(floor, expected + percentile(sums, LOW)),
-        max(floor, expected + percentile(sums, HIGH)),
-        history_days,
-    )
+    # the band holds the forecast: when the backtests' errors all lean one way (a history
+    # that grows faster than a weekday's mean follows), it reaches from the forecast that way
+    low = max(Fraction(actual), min(expected, expected + percentile(sums, LOW)))
+    high = max(expected, expected + percentile(sums, HIGH))
+    return Forecast(expected, low, high, history_days)

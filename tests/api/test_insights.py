@@ -200,6 +200,19 @@ def test_the_band_is_the_backtests_10th_to_90th_percentile():
     assert (found.low, found.high) == (Fraction(11, 10), Fraction(19, 10))
 
 
+def test_when_every_backtest_erred_one_way_the_band_starts_at_the_forecast():
+    # a cost that grows by $1 a week: each backtested day is $1 over its weekday's last week
+    history = days([str(1 + n // 7) for n in range(14)])
+    today = START + timedelta(days=14)
+    found = forecast(history, today, Fraction(1), today, D(0))
+    # today's mean: (1 + 2) / 2; every error +1, so the 10th and 90th percentiles are +1
+    assert (found.forecast, found.low, found.high) == (
+        Fraction(3, 2),
+        Fraction(3, 2),
+        Fraction(5, 2),
+    )
+
+
 def test_less_than_two_weeks_of_history_has_no_band():
     history = days(["3"] * 13)
     today = START + timedelta(days=13)
