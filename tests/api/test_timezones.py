@@ -5,6 +5,7 @@ zoneinfo alone."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -40,16 +41,53 @@ def midnight(day: date, org: str) -> datetime:
     )
 
 
+# Constructed organizations for explaining a change through a real build (UTC): each one's
+# October and November, as (model, input tokens or a caller's cost, events) per month.
+EXPLAINED = {
+    "xp-volume": ([("gpt-4o-mini", 1_000_000, 2)], [("gpt-4o-mini", 1_000_000, 4)]),
+    "xp-price": ([("caller", "1.00", 4)], [("caller", "1.50", 4)]),
+    "xp-mix": ([("gpt-4o-mini", 1_000_000, 3), ("gpt-4o", 1_000_000, 1)],
+               [("gpt-4o-mini", 1_000_000, 1), ("gpt-4o", 1_000_000, 3)]),
+    "xp-new": ([("gpt-4o-mini", 1_000_000, 2), ("gpt-4.1", 1_000_000, 1)],
+               [("gpt-4o-mini", 1_000_000, 2), ("gpt-4o", 1_000_000, 1)]),
+}  # fmt: skip
+
+
+def _write_explained(landing) -> None:
+    for org, months in EXPLAINED.items():
+        lines = []
+        for day, month in zip(("2026-10-06", "2026-11-03"), months, strict=True):
+            for model, amount, count in month:
+                for n in range(count):
+                    event = {"eventType": "llm_call", "metricName": "input_tokens",
+                             "idempotencyKey": f"{day}-{model}-{n}", "userId": "u1",
+                             "timestamp": f"{day}T10:{n:02d}:00Z",
+                             "metadata": {"model": "gpt-4o-mini" if model == "caller" else model,
+                                          "provider": "openai"}}  # fmt: skip
+                    if model == "caller":
+                        event |= {"quantity": 1000, "costUsd": float(amount)}
+                    else:
+                        event["quantity"] = amount
+                    lines.append(json.dumps(event))
+        (landing / org).mkdir(parents=True, exist_ok=True)
+        (landing / org / "explained.jsonl").write_text("\n".join(lines) + "\n")
+
+
 @pytest.fixture(scope="module")
 def zoned(home_copy_module):
-    """The built home with the three zones set and built again; a client, keys, the oracle."""
+    """The built home with the three zones set (and the constructed organizations of EXPLAINED
+    landed) and built again; a client, keys, the oracle."""
     home = home_copy_module
     store = engine_for(home.control_store_url)
     for org, zone in ZONES.items():
         set_timezone(store, org, zone, home.clock())
+    _write_explained(home.landing_dir)
     summary = run_build(home)
     assert summary.success
-    keys = {org: create_key(store, org, list(SCOPES), "test", home.clock())[1] for org in ZONES}
+    keys = {
+        org: create_key(store, org, list(SCOPES), "test", home.clock())[1]
+        for org in [*ZONES, *EXPLAINED]
+    }
     events = list(expected_events(home.landing_dir).values())
     with TestClient(create_app(home.model_copy(update={"rate_limit": 0}))) as client:
         yield client, keys, events
@@ -194,3 +232,53 @@ def test_a_mart_as_a_dataframe_is_filtered_and_shown_in_the_zone(zoned, home_cop
     assert set(daily["cost_date"]) == {day} and sum(daily["cost_usd"]) == sum(frame["cost_usd"])
     with pytest.raises(ValueError, match="no table 'fct_nothing'"):
         mart("fct_nothing", org, settings=home_copy_module)
+
+
+def explained(zoned, org: str) -> tuple[dict, Decimal, dict]:
+    """The explanation of November against October, the oracle's change, and its events' costs
+    by (month, model)."""
+    client, keys, events = zoned
+    body = client.get(
+        "/v1/cost-data/explain",
+        params={"start_date": "2026-11-01", "end_date": "2026-11-30",
+                "base_start_date": "2026-10-01", "base_end_date": "2026-10-31"},
+        headers=auth(keys[org]),
+    ).json()  # fmt: skip
+    costs: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    for e in events:
+        if e.organization_id == org:
+            costs[e.event_at.month, e.model] += e.cost_usd
+    change = sum(c for (month, _), c in costs.items() if month == 11) - sum(
+        c for (month, _), c in costs.items() if month == 10
+    )
+    assert body["change"] == cents(change) and change
+    return body["components"], change, costs
+
+
+def only(components: dict, name: str, value: Decimal) -> None:
+    assert components == {n: (cents(value) if n == name else 0.0) for n in components}
+
+
+def test_through_a_build_twice_the_volume_is_all_volume(zoned):
+    components, change, _ = explained(zoned, "xp-volume")
+    only(components, "volume", change)
+
+
+def test_through_a_build_a_dearer_caller_cost_is_all_price(zoned):
+    components, change, _ = explained(zoned, "xp-price")
+    only(components, "price", change)
+    assert change == Decimal("2.00")  # 4 events from $1.00 to $1.50
+
+
+def test_through_a_build_the_same_tokens_moving_to_a_dearer_model_is_all_mix(zoned):
+    components, change, _ = explained(zoned, "xp-mix")
+    only(components, "mix", change)
+    assert change > 0  # gpt-4o's input costs more than gpt-4o-mini's
+
+
+def test_through_a_build_a_model_appearing_and_one_disappearing(zoned):
+    components, _, costs = explained(zoned, "xp-new")
+    assert components == {
+        "volume": 0.0, "mix": 0.0, "price": 0.0,
+        "new": cents(costs[11, "gpt-4o"]), "discontinued": -cents(costs[10, "gpt-4.1"]),
+    }  # fmt: skip
