@@ -241,6 +241,47 @@ def _kill_build_when(env: dict[str, str], condition, what: str, interval: float)
         process.wait(timeout=30)
 
 
+# Watches for a file and kills a process group the moment one appears, in a process of its
+# own: the test's process runs the load's threads, and a publish's staging file can come and
+# go between two turns of its GIL.
+_KILL_ON_FILE = """
+import glob, os, signal, sys, time
+pattern, group = sys.argv[1], int(sys.argv[2])
+deadline = time.monotonic() + 120
+while time.monotonic() < deadline:
+    if glob.glob(pattern):
+        os.killpg(group, signal.SIGKILL)
+        sys.exit(0)
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        sys.exit(3)  # the build ended first
+    time.sleep(0.001)
+sys.exit(4)
+"""
+
+
+def _kill_build_when_file(env: dict[str, str], pattern: str, what: str) -> None:
+    """Start a build in its own process group and kill -9 all of it once a file matching
+    `pattern` exists."""
+    process = subprocess.Popen(
+        [TALLYHOUSE, "build"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        watcher = subprocess.run(
+            [sys.executable, "-c", _KILL_ON_FILE, pattern, str(process.pid)], timeout=150
+        )
+        assert watcher.returncode == 0, f"the build ended before {what}"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+
 def _dbt_building_marts(since: float, invocations: Path):
     """A condition: a dbt invocation started after `since` is building the event fact (each
     invocation logs to its own folder under the home's dbt/)."""
@@ -290,8 +331,7 @@ def test_builds_killed_during_dbt_and_during_publish_lose_nothing(home_copy):
         through_api = _record_through_the_api(base, settings, 4)  # 4 x $0.50 in the store
         dbt_building = _dbt_building_marts(time.time(), settings.dbt_invocations_dir)
         _kill_build_when(env, dbt_building, "dbt building the marts", interval=0.05)
-        building = lambda _: any(snapshots.glob("*.building"))  # noqa: E731
-        _kill_build_when(env, building, "publish", interval=0.002)
+        _kill_build_when_file(env, str(snapshots / "*.building"), "publish")
         assert Path(os.path.realpath(settings.current_snapshot)).stem == served
         time.sleep(0.5)
         version = _build(env)
