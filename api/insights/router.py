@@ -92,11 +92,9 @@ async def cost_forecast(
     window = window_named(time_window, now, zone)
     org = key.organization_id
     costs = snapshot.kept(PeriodCosts)
-    return await snapshot.answer(("forecast", org, window, now), _forecast, costs, org, window, now)
-
-
-def _forecast(con, costs: PeriodCosts, org: str, window, now) -> CostForecast:
-    return service.cost_forecast(con, costs, org, window, now)
+    return await snapshot.answer(
+        ("forecast", org, window, now), service.cost_forecast, costs, org, window, now
+    )
 
 
 @router.get(

@@ -72,25 +72,18 @@ def status(
     cache_rows: int,
 ) -> LimitStatus:
     """The status, with the alerts its usage reaches recorded."""
-    subject = subject_of(limit, subject_id)
-    zone = view.kept(Timezones).of(limit.organization_id)
-    start, end, resets = period(limit, now, zone)
+    check = _Check.of(view, limit, subject_id, now)
     if limit.measure_type == "metric":
         metric = metrics.get_metric(store, limit.organization_id, limit.metric_id)
-        timeframe = _timeframe(limit, start, end, resets)
         value = values.metric_value(
-            view, store, metric, subject, timeframe, now, sandbox, None, cache_rows
-        ).value
+            view, store, metric, check.subject, check.timeframe(limit), now, sandbox, None,
+            cache_rows,
+        ).value  # fmt: skip
         usage = _Usage.of_metric(value, now)
     else:
-        costs = view.kept(PeriodCosts)
-        usage = _Usage.of_cost(
-            view, costs.cost(limit.organization_id, start, end, _whose(limit, subject))
-        )
-    period_key = alerts.period_key(limit.window_type, start, now, zone)
-    reached = alerts.reached(limit.thresholds, usage.amount, limit.limit_amount)
-    alerts.record(store, limit, subject, period_key, reached, usage.amount, now)
-    return _shown(limit, subject, usage, start, end, resets, now, zone)
+        usage = _Usage.of_cost(view, check.costs(view, limit))
+    alerts.record(store, limit, check.subject, *check.reached(limit, usage, now), usage.amount, now)
+    return _shown(limit, check, usage, now)
 
 
 def remembered_status(
@@ -99,26 +92,57 @@ def remembered_status(
     """The status when it takes no more than memory holds already (the subject's costs or the
     customer's events, read before) and every alert it reaches is known to be recorded; None
     when it takes more (status(), off the event loop)."""
-    subject = subject_of(limit, subject_id)
-    zone = view.kept(Timezones).of(limit.organization_id)
-    start, end, resets = period(limit, now, zone)
+    check = _Check.of(view, limit, subject_id, now)
     if limit.measure_type == "metric":
         metric = metrics.get_metric(store, limit.organization_id, limit.metric_id)
-        timeframe = _timeframe(limit, start, end, resets)
-        answer = values.remembered_value(view, store, metric, subject, timeframe, now, None)
+        answer = values.remembered_value(
+            view, store, metric, check.subject, check.timeframe(limit), now, None
+        )
         if answer is None:
             return None
         usage = _Usage.of_metric(answer.value, now)
     else:
-        costs, whose = view.kept(PeriodCosts), _whose(limit, subject)
-        if not costs.in_memory(limit.organization_id, (start, end), subject=whose):
+        if not view.kept(PeriodCosts).in_memory(
+            limit.organization_id, (check.start, check.end), subject=_whose(limit, check.subject)
+        ):
             return None
-        usage = _Usage.of_cost(view, costs.cost(limit.organization_id, start, end, whose))
-    period_key = alerts.period_key(limit.window_type, start, now, zone)
-    reached = alerts.reached(limit.thresholds, usage.amount, limit.limit_amount)
-    if not alerts.known(store, limit, subject, period_key, reached):
+        usage = _Usage.of_cost(view, check.costs(view, limit))
+    if not alerts.known(store, limit, check.subject, *check.reached(limit, usage, now)):
         return None
-    return _shown(limit, subject, usage, start, end, resets, now, zone)
+    return _shown(limit, check, usage, now)
+
+
+@dataclass(frozen=True)
+class _Check:
+    """What a status check is about: the subject, and the period holding now in the
+    organization's zone ([start, end); resets None for a rolling window)."""
+
+    subject: str | None
+    zone: ZoneInfo
+    start: datetime
+    end: datetime
+    resets: datetime | None
+
+    @classmethod
+    def of(cls, view: SnapshotView, limit: Limit, subject_id: str | None, now: datetime) -> _Check:
+        zone = view.kept(Timezones).of(limit.organization_id)
+        return cls(subject_of(limit, subject_id), zone, *period(limit, now, zone))
+
+    def timeframe(self, limit: Limit) -> Timeframe:
+        """A metric limit's period as the metric's timeframe: RELATIVE for a rolling window."""
+        if self.resets is None:
+            return Timeframe(type="RELATIVE", days=limit.window_days)
+        return Timeframe(type="ABSOLUTE", start=self.start, end=self.end)
+
+    def costs(self, view: SnapshotView, limit: Limit) -> Decimal:
+        return view.kept(PeriodCosts).cost(
+            limit.organization_id, self.start, self.end, _whose(limit, self.subject)
+        )
+
+    def reached(self, limit: Limit, usage: _Usage, now: datetime) -> tuple[datetime, list[int]]:
+        """The alerts' period, and the thresholds the usage reaches in it."""
+        key = alerts.period_key(limit.window_type, self.start, now, self.zone)
+        return key, alerts.reached(limit.thresholds, usage.amount, limit.limit_amount)
 
 
 @dataclass(frozen=True)
@@ -136,32 +160,17 @@ class _Usage:
         return cls(amount, float(usd(amount)), view.kept(built_at))
 
 
-def _timeframe(limit: Limit, start: datetime, end: datetime, resets: datetime | None) -> Timeframe:
-    """A metric limit's period as the metric's timeframe: RELATIVE for a rolling window."""
-    if resets is None:
-        return Timeframe(type="RELATIVE", days=limit.window_days)
-    return Timeframe(type="ABSOLUTE", start=start, end=end)
-
-
 def _whose(limit: Limit, subject: str | None) -> Subject:
     return None if limit.subject_type == "organization" else (limit.subject_type, subject)
 
 
-def _shown(
-    limit: Limit,
-    subject: str | None,
-    usage: _Usage,
-    start: datetime,
-    end: datetime,
-    resets: datetime | None,
-    now: datetime,
-    zone: ZoneInfo,
-) -> LimitStatus:
+def _shown(limit: Limit, check: _Check, usage: _Usage, now: datetime) -> LimitStatus:
+    start, end, resets, zone = check.start, check.end, check.resets, check.zone
     remaining = max(limit.limit_amount - usage.amount, Decimal(0))
     percent = (usage.amount * 100 / limit.limit_amount).quantize(CENT, ROUND_HALF_UP)
     return LimitStatus(
         limitId=limit.limit_id,
-        subjectId=subject,
+        subjectId=check.subject,
         usage=usage.shown,
         limit=float(limit.limit_amount),
         remaining=float(usd(remaining) if limit.measure_type == "cost" else remaining),

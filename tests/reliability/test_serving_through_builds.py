@@ -225,15 +225,20 @@ def _wait_for(condition, what: str, process: subprocess.Popen, interval: float) 
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _kill_build_when(env: dict[str, str], condition, what: str, interval: float) -> None:
-    """Start a build in its own process group and kill -9 all of it once `condition` holds."""
-    process = subprocess.Popen(
+def _start_build(env: dict[str, str]) -> subprocess.Popen:
+    """A `tallyhouse build` in its own process group (so that a kill takes dbt too)."""
+    return subprocess.Popen(
         [TALLYHOUSE, "build"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+def _kill_build_when(env: dict[str, str], condition, what: str, interval: float) -> None:
+    """Start a build in its own process group and kill -9 all of it once `condition` holds."""
+    process = _start_build(env)
     try:
         _wait_for(condition, what, process, interval)
     finally:
@@ -264,13 +269,7 @@ sys.exit(4)
 def _kill_build_when_file(env: dict[str, str], pattern: str, what: str) -> None:
     """Start a build in its own process group and kill -9 all of it once a file matching
     `pattern` exists."""
-    process = subprocess.Popen(
-        [TALLYHOUSE, "build"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    process = _start_build(env)
     try:
         watcher = subprocess.run(
             [sys.executable, "-c", _KILL_ON_FILE, pattern, str(process.pid)], timeout=150
