@@ -23,7 +23,7 @@ from core.settings import Settings, get_settings
 
 # the column a table's dates are filtered on, first found: a day of the organization's
 # calendar, or an instant (UTC in the table, its local days' bounds in the filter)
-DATE_COLUMNS = ("cost_date", "period_start")
+DATE_COLUMNS = ("cost_date", "period_start", "month_start")
 INSTANT_COLUMNS = ("event_at", "usage_hour")
 
 

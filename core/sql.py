@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from core.settings import DBT_PROJECT_DIR
 
 if TYPE_CHECKING:
     import duckdb
@@ -17,6 +19,17 @@ if TYPE_CHECKING:
 def load_sql(folder: Path | str, name: str) -> str:
     """The text of `folder/name.sql` (read once per process)."""
     return (Path(folder) / f"{name}.sql").read_text()
+
+
+@cache
+def dbt_macro(file: str, name: str) -> Callable[..., str]:
+    """Macro `name` of dbt_project/macros/`file`.sql, rendered by Jinja alone: the SQL of a
+    rule that a model builds and the API runs over its own query, written once. Such a macro
+    uses plain SQL and Jinja, nothing of dbt's context."""
+    import jinja2
+
+    text = (DBT_PROJECT_DIR / "macros" / f"{file}.sql").read_text()
+    return getattr(jinja2.Environment(autoescape=False).from_string(text).module, name)
 
 
 @contextmanager

@@ -12,10 +12,13 @@ P̄₀ = C₀ / Q₀:
     new          = cost of the segments present only in the current period
     discontinued = − cost of the segments present only in the base period
 
-They are worked out in exact fractions, so they sum to the change exactly; each is then
-rounded to cents, and the cents the rounding lost or gained go to the components that lost
-or gained the most (largest remainder), so the rounded components add up to the rounded
-change (the difference of the rounded totals, as the cost summary shows it).
+Each segment's parts are worked out in SQL, by the macro explain_components
+(dbt_project/macros/explain.sql) that the mart fct_monthly_cost_explanations builds with:
+volume and mix in DOUBLE kept to 12 decimals, price what is left in DECIMAL, so the parts sum
+exactly to the change. Here each component is rounded to cents, and the cents the rounding
+lost or gained go to the components that lost or gained the most (largest remainder), so the
+rounded components add up to the rounded change (the difference of the rounded totals, as the
+cost summary shows it).
 """
 
 from __future__ import annotations
@@ -30,54 +33,29 @@ COMPONENTS = ("volume", "mix", "price", "new", "discontinued")
 
 @dataclass(frozen=True)
 class Segment:
-    key: tuple[str | None, ...]
+    """A segment's units and cost in both periods, its status (both, new, discontinued or
+    none) and its parts of the change, in the order of COMPONENTS."""
+
+    first_key: str | None
+    second_key: str | None
+    status: str
     base_units: Decimal
     base_cost: Decimal
     units: Decimal
     cost: Decimal
+    volume: Decimal
+    mix: Decimal
+    price: Decimal
+    new: Decimal
+    discontinued: Decimal
 
     @property
-    def status(self) -> str:
-        """both, new, discontinued or none (no units in either period)."""
-        base, current = self.base_units > 0, self.units > 0
-        return {(True, True): "both", (False, True): "new", (True, False): "discontinued"}.get(
-            (base, current), "none"
-        )
+    def key(self) -> tuple[str | None, ...]:
+        return (self.first_key, self.second_key)
 
-
-def components(segments: list[Segment]) -> dict[str, Fraction]:
-    """The exact components; they sum to Σ cost − Σ base cost."""
-    both = [s for s in segments if s.status == "both"]
-    q0 = sum((Fraction(s.base_units) for s in both), Fraction(0))
-    q1 = sum((Fraction(s.units) for s in both), Fraction(0))
-    c0 = sum((Fraction(s.base_cost) for s in both), Fraction(0))
-    parts = dict.fromkeys(COMPONENTS, Fraction(0))
-    if both:
-        average = c0 / q0
-        parts["volume"] = (q1 - q0) * average
-        parts["mix"] = q1 * sum(
-            (
-                (Fraction(s.units) / q1 - Fraction(s.base_units) / q0)
-                * (Fraction(s.base_cost) / Fraction(s.base_units))
-                for s in both
-            ),
-            Fraction(0),
-        )
-        parts["price"] = sum(
-            (
-                Fraction(s.cost)
-                - Fraction(s.units) * Fraction(s.base_cost) / Fraction(s.base_units)
-                for s in both
-            ),
-            Fraction(0),
-        )
-    # outside `both`, a segment's whole change is its part (a cost without units, which the
-    # marts never have, counts with it, so that the parts always sum to the change)
-    outside = {"new": "new", "discontinued": "discontinued", "none": "price"}
-    for s in segments:
-        if s.status in outside:
-            parts[outside[s.status]] += Fraction(s.cost) - Fraction(s.base_cost)
-    return parts
+    @property
+    def parts(self) -> tuple[Decimal, ...]:
+        return (self.volume, self.mix, self.price, self.new, self.discontinued)
 
 
 def cents(value: Fraction | Decimal) -> Decimal:

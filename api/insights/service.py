@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from functools import cache
 from pathlib import Path
 
 import duckdb
 
 from api import money
 from api.cost_data.period_costs import PeriodCosts
-from api.insights import anomalies, explain, forecast
+from api.insights import explain, forecast
 from api.insights.schemas import (
     Components,
     CostAnomalies,
@@ -22,13 +23,26 @@ from api.insights.schemas import (
     UnpricedEvents,
 )
 from api.periods import DateRange, Window, iso_ms, local_midnight
-from core.sql import load_sql
+from core.sql import dbt_macro, load_sql
 
 _QUERIES = Path(__file__).parent / "queries"
 _US = timedelta(microseconds=1)
 # what a segment's keys are called, by `by` (None: model and usage type)
 SEGMENT_KEYS = {None: ("model", "usageType"), "model": ("model",), "provider": ("provider",),
                 "feature": ("feature",)}  # fmt: skip
+
+
+@cache
+def _explain_sql() -> str:
+    """The segments of explain_segments.sql with their parts of the change, by the macro the
+    mart fct_monthly_cost_explanations builds with."""
+    parts = dbt_macro("explain", "explain_components")("segments")
+    return (
+        f"with segments as ({load_sql(_QUERIES, 'explain_segments')})\n"
+        "select first_key, second_key, status, base_units, base_cost_usd, current_units,\n"
+        f"    current_cost_usd, {', '.join(f'{name}_usd' for name in explain.COMPONENTS)}\n"
+        f"from ({parts}) as explained"
+    )
 
 
 def explanation(
@@ -44,14 +58,15 @@ def explanation(
     base_total, current_total, base_unpriced, current_unpriced = con.execute(
         load_sql(_QUERIES, "explain_totals"), params
     ).fetchone()
-    rows = con.execute(load_sql(_QUERIES, "explain_segments"), {**params, "by": by}).fetchall()
-    segments = [
-        explain.Segment((first, second), base_units, base_cost, units, cost)
-        for first, second, base_units, base_cost, units, cost in rows
-    ]
+    rows = con.execute(_explain_sql(), {**params, "by": by}).fetchall()
+    segments = [explain.Segment(*row) for row in rows]
     current, previous = money.usd(current_total), money.usd(base_total)
     change = current - previous
-    shown = explain.rounded(explain.components(segments), change)
+    parts = {
+        name: sum((Fraction(s.parts[n]) for s in segments), Fraction(0))
+        for n, name in enumerate(explain.COMPONENTS)
+    }
+    shown = explain.rounded(parts, change)
     names = SEGMENT_KEYS[by]
     changes = [
         SegmentChange(
@@ -91,7 +106,9 @@ def cost_forecast(
 ) -> CostForecast:
     zone = window.zone
     today = now.astimezone(zone).date()
-    rows = con.execute(load_sql(_QUERIES, "daily_costs"), {"org": org, "before": today}).fetchall()
+    rows = con.execute(
+        load_sql(_QUERIES, "forecast_days"), {"org": org, "until": today + timedelta(days=7)}
+    ).fetchall()
     day_start, day_end = (
         local_midnight(today, zone),
         local_midnight(today + timedelta(days=1), zone),
@@ -99,7 +116,11 @@ def cost_forecast(
     left = Fraction(int((day_end - now) / _US), int((day_end - day_start) / _US))
     actual = costs.cost(org, window.start, now + _US)
     found = forecast.forecast(
-        dict(rows), today, left, (window.end - _US).astimezone(zone).date(), actual
+        {day: forecast.Day(*row) for day, *row in rows},
+        today,
+        left,
+        (window.end - _US).astimezone(zone).date(),
+        actual,
     )
     band = (None, None) if found.low is None else (found.low, found.high)
     return CostForecast(
@@ -122,16 +143,11 @@ SEGMENT_NAMES = {None: None, "model": "model", "provider": "provider", "feature"
 def cost_anomalies(
     con: duckdb.DuckDBPyConnection, org: str, dates: DateRange, by: str | None, min_impact: Decimal
 ) -> CostAnomalies:
-    history_start = dates.start - timedelta(days=7 * anomalies.WEEKS)
     rows = con.execute(
-        load_sql(_QUERIES, "segment_days"),
-        {"org": org, "by": by, "first_date": history_start, "last_date": dates.end},
-    ).fetchall()
-    daily: dict[str | None, dict] = {}
-    for segment, day, cost, _ in rows:
-        daily.setdefault(segment, {})[day] = cost
-    first_day = rows[0][3] if rows else dates.start
-    days = [dates.start + timedelta(days=n) for n in range(dates.days)]
+        load_sql(_QUERIES, "anomalies"),
+        {"org": org, "dimension": by or "organization", "first_date": dates.start,
+         "last_date": dates.end, "min_impact": min_impact},
+    ).fetchall()  # fmt: skip
     name = SEGMENT_NAMES[by]
     return CostAnomalies(
         startDate=dates.start.isoformat(),
@@ -139,13 +155,13 @@ def cost_anomalies(
         minImpact=float(min_impact),
         anomalies=[
             CostAnomaly(
-                date=a.day.isoformat(),
-                segment={} if name is None else {name: a.segment},
-                expected=float(explain.cents(a.expected)),
-                actual=float(explain.cents(a.actual)),
-                impact=float(explain.cents(a.impact)),
-                score=None if a.score is None else float(explain.cents(a.score)),
+                date=day.isoformat(),
+                segment={} if name is None else {name: segment},
+                expected=float(explain.cents(expected)),
+                actual=float(explain.cents(actual)),
+                impact=float(explain.cents(impact)),
+                score=None if score is None else float(explain.cents(Fraction(score))),
             )
-            for a in anomalies.anomalies(daily, first_day, days, min_impact)
+            for segment, day, expected, actual, impact, score in rows
         ],
     )

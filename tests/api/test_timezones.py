@@ -1,7 +1,8 @@
 """Each organization's calendar in its own time zone (docs/timezones.md): acme in Asia/Kolkata
 (+05:30), globex in America/St_Johns (−03:30), initech in Europe/Berlin, whose 2026-10-25 has
 25 hours. Day totals, periods and windows are worked out here from the events' instants with
-zoneinfo alone."""
+zoneinfo alone. Then insights (docs/insights.md) on constructed organizations, through the same
+real build: explanations, the forecast mart and the anomaly mart, worked out by hand."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -73,6 +75,51 @@ def _write_explained(landing) -> None:
         (landing / org / "explained.jsonl").write_text("\n".join(lines) + "\n")
 
 
+# Constructed daily series (UTC), one event a day per feature with a caller's cost: a weekly
+# pattern to forecast, and weeks with spikes and without for finding unusual days.
+SERIES_START = date(2026, 9, 14)  # a Monday, 10 weeks before the week of 2026-11-16
+PATTERN = ["10", "11", "12", "9", "10", "4", "3"]
+NOISY = [str(Decimal(v) + Decimal(n % 3) / 10) for n, v in enumerate(PATTERN * 9)]
+MONDAYS = [date(2026, 9, 21) + timedelta(days=7 * n) for n in range(9)]  # to 2026-11-16
+SERIES = {
+    # four weeks of $10 Mondays and $1 other days, to Sunday 2026-11-22
+    "fc-weekly": {None: {date(2026, 10, 26) + timedelta(days=n): "10" if n % 7 == 0 else "1"
+                         for n in range(28)}},
+    # nine weeks of a noisy pattern; in the tenth, $60 on a's Tuesday and $25 on b's Thursday
+    "an-spike": {feature: {SERIES_START + timedelta(days=n): v for n, v in enumerate(values)}
+                 for feature, values in (("a", NOISY + ["10", "60", "12", "9", "10", "4", "3"]),
+                                         ("b", NOISY + ["10", "11", "12", "25", "10", "4", "3"]),
+                                         ("c", NOISY + PATTERN))},
+    # Mondays only: 1 seven times, 3, then 10 (MAD 0, mean deviation 2 / 8)
+    "an-alike": {None: dict(zip(MONDAYS, ["1"] * 7 + ["3", "10"], strict=True))},
+    # Mondays only: 2 eight times, then 5 (every week alike)
+    "an-flat": {None: dict(zip(MONDAYS, ["2"] * 8 + ["5"], strict=True))},
+}  # fmt: skip
+
+
+def _write_series(landing) -> None:
+    for org, features in SERIES.items():
+        lines = [
+            json.dumps(
+                {
+                    "eventType": "llm_call",
+                    "metricName": "input_tokens",
+                    "quantity": 1000,
+                    "costUsd": float(cost),
+                    "idempotencyKey": f"{day}-{feature}",
+                    "userId": "u1",
+                    "timestamp": f"{day}T10:00:00Z",
+                    "metadata": {"model": "gpt-4o-mini", "provider": "openai"}
+                    | ({"feature": feature} if feature else {}),
+                }
+            )  # fmt: skip
+            for feature, costs in features.items()
+            for day, cost in costs.items()
+        ]
+        (landing / org).mkdir(parents=True, exist_ok=True)
+        (landing / org / "series.jsonl").write_text("\n".join(lines) + "\n")
+
+
 @pytest.fixture(scope="module")
 def zoned(home_copy_module):
     """The built home with the three zones set (and the constructed organizations of EXPLAINED
@@ -82,11 +129,12 @@ def zoned(home_copy_module):
     for org, zone in ZONES.items():
         set_timezone(store, org, zone, home.clock())
     _write_explained(home.landing_dir)
+    _write_series(home.landing_dir)
     summary = run_build(home)
     assert summary.success
     keys = {
         org: create_key(store, org, list(SCOPES), "test", home.clock())[1]
-        for org in [*ZONES, *EXPLAINED]
+        for org in [*ZONES, *EXPLAINED, *SERIES]
     }
     events = list(expected_events(home.landing_dir).values())
     with TestClient(create_app(home.model_copy(update={"rate_limit": 0}))) as client:
@@ -282,3 +330,99 @@ def test_through_a_build_a_model_appearing_and_one_disappearing(zoned):
         "volume": 0.0, "mix": 0.0, "price": 0.0,
         "new": cents(costs[11, "gpt-4o"]), "discontinued": -cents(costs[10, "gpt-4.1"]),
     }  # fmt: skip
+
+
+def test_the_forecast_mart_predicts_each_day_from_the_four_weeks_before_it(home_copy_module):
+    frame = mart("fct_daily_cost_forecasts", "fc-weekly", settings=home_copy_module)
+    rows = {r.cost_date: r for r in frame.itertuples()}
+    assert (min(rows), max(rows)) == (date(2026, 10, 26), date(2026, 12, 20))  # + 28 days
+    # Monday 2026-11-30: 11-23 (no cost), 11-16, 11-09 and 11-02 ($10 each)
+    monday = rows[date(2026, 11, 30)]
+    assert (monday.cost_usd, monday.window_cost_usd, monday.window_days) == (0, 30, 4)
+    assert monday.predicted_cost_usd == 7.5
+    # the first Tuesday has no week before it within the history; the second has one
+    tuesdays = [rows[date(2026, 10, 27)], rows[date(2026, 11, 3)]]
+    assert [(r.window_cost_usd, r.window_days) for r in tuesdays] == [(0, 0), (1, 1)]
+
+
+def test_through_a_build_a_weekly_pattern_is_forecast_by_weekday(zoned, home_copy_module):
+    _, keys, _ = zoned
+    # today Monday 2026-11-23, half gone; so far November's 3 Mondays and 19 other days: $49.
+    # To come: ½ × 10, six days at 1, and Monday the 30th at 10 (its weekday's mean over the 28
+    # days before today, not over the 28 before it, which hold today's unknown cost): $21
+    settings = home_copy_module.model_copy(
+        update={"now": datetime(2026, 11, 23, 12, tzinfo=UTC), "rate_limit": 0}
+    )
+    with TestClient(create_app(settings)) as client:
+        body = client.get("/v1/cost-data/forecast", headers=auth(keys["fc-weekly"])).json()
+    assert (body["actualToDate"], body["forecast"], body["historyDays"]) == (49.0, 70.0, 28)
+    # every backtested day was predicted exactly: the band is the forecast itself
+    assert (body["low"], body["high"], body["insufficientHistory"]) == (70.0, 70.0, False)
+
+
+def unusual(zoned, org: str, first: str, last: str, **params) -> list[tuple]:
+    client, keys, _ = zoned
+    body = client.get(
+        "/v1/cost-data/anomalies",
+        params={"start_date": first, "end_date": last, **params},
+        headers=auth(keys[org]),
+    ).json()
+    return [
+        (a["date"], *a["segment"].values(), a["expected"], a["actual"], a["score"])
+        for a in body["anomalies"]
+    ]
+
+
+def test_through_a_build_an_injected_spike_ranks_first_and_a_normal_week_has_none(zoned):
+    found = unusual(zoned, "an-spike", "2026-11-16", "2026-11-22", by="feature", min_impact="1")
+    # a's Tuesdays before: 11.1, 11.2, 11.0, 11.1, 11.2, 11.0, 11.1, 11.2 → median 11.1, MAD 0.1;
+    # b's Thursdays: 9.0, 9.1, 9.2, … → median 9.1, MAD 0.1
+    a_score = (60 - Fraction(111, 10)) / (Fraction(14826, 10000) * Fraction(1, 10))
+    b_score = (25 - Fraction(91, 10)) / (Fraction(14826, 10000) * Fraction(1, 10))
+    assert found == [
+        (
+            "2026-11-17",
+            "a",
+            11.1,
+            60.0,
+            float(cents(Decimal(a_score.numerator) / a_score.denominator)),
+        ),
+        (
+            "2026-11-19",
+            "b",
+            9.1,
+            25.0,
+            float(cents(Decimal(b_score.numerator) / b_score.denominator)),
+        ),
+    ]
+    # b's $15.90 departure is under a $20 minimum; c, and the week before, have none
+    assert [x[1] for x in unusual(zoned, "an-spike", "2026-11-16", "2026-11-22", by="feature",
+                                  min_impact="20")] == ["a"]  # fmt: skip
+    assert (
+        unusual(zoned, "an-spike", "2026-11-09", "2026-11-15", by="feature", min_impact="0.01")
+        == []
+    )
+
+
+def test_through_a_build_weeks_alike_use_the_mean_deviation_then_no_score(zoned):
+    # Mondays 1 ×7 and 3: median 1, MAD 0, mean deviation 2 / 8; then 10
+    spread = Fraction(1253314, 1000000) * Fraction(2, 8)
+    expected = Fraction(9) / spread
+    assert unusual(zoned, "an-alike", "2026-11-16", "2026-11-16", min_impact="1") == [
+        ("2026-11-16", 1.0, 10.0, float(cents(Decimal(expected.numerator) / expected.denominator))),
+    ]
+    # every Monday 2, then 5: any departure of at least the minimum, with no score
+    assert unusual(zoned, "an-flat", "2026-11-16", "2026-11-16", min_impact="1") == [
+        ("2026-11-16", 2.0, 5.0, None),
+    ]
+
+
+@pytest.mark.parametrize("org", list(EXPLAINED))
+def test_the_monthly_explanations_mart_holds_the_same_parts(zoned, home_copy_module, org):
+    components, change, _ = explained(zoned, org)
+    frame = mart("fct_monthly_cost_explanations", org, "2026-11-01", "2026-11-30",
+                 settings=home_copy_module)  # fmt: skip
+    assert set(frame["month_start"]) == {date(2026, 11, 1)}
+    parts = {name: sum(frame[f"{name}_usd"]) for name in components}
+    assert sum(parts.values()) == sum(frame["change_usd"]) == change  # exactly
+    assert {name: cents(value) for name, value in parts.items()} == components

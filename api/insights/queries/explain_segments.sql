@@ -1,7 +1,8 @@
--- The segments of an explanation (api/insights/explain.py): per (model, usage type), or per
--- value of $by (model, provider or feature, with events as units), the units and cost of the
--- base dates [$base_first, $base_last] and of the current ones [$first_date, $last_date], inclusive dates
--- of the organization's calendar.
+-- The segments of an explanation: per (model, usage type), or per value of $by (model,
+-- provider or feature, with events as units), the units and cost of the base dates
+-- [$base_first, $base_last] and of the current ones [$first_date, $last_date], inclusive dates
+-- of the organization's calendar. api/insights/service.py works out their parts of the change
+-- with the explain_components macro (dbt_project/macros/explain.sql).
 with by_usage_type as (
     select
         model as first_key,
@@ -44,9 +45,9 @@ select
     first_key,
     second_key,
     coalesce(sum(units) filter (where cost_date between $base_first and $base_last), 0) as base_units,
-    coalesce(sum(cost_usd) filter (where cost_date between $base_first and $base_last), 0) as base_cost,
+    coalesce(sum(cost_usd) filter (where cost_date between $base_first and $base_last), 0) as base_cost_usd,
     coalesce(sum(units) filter (where cost_date between $first_date and $last_date), 0) as current_units,
-    coalesce(sum(cost_usd) filter (where cost_date between $first_date and $last_date), 0) as current_cost
+    coalesce(sum(cost_usd) filter (where cost_date between $first_date and $last_date), 0)
+        as current_cost_usd
 from dated
 group by first_key, second_key
-order by first_key, second_key

@@ -3,19 +3,8 @@ with events as (
     select * from {{ ref('stg_tallyhouse__usage_events') }}
 ),
 
-digits as (
-    {% for digit in range(10) %}
-        select {{ digit }} as digit {% if not loop.last %}
-            union all{% endif %}
-    {% endfor %}
-),
-
 numbers as (
-    select a.digit + b.digit * 10 + c.digit * 100 + d.digit * 1000 as day_offset
-    from digits as a
-    cross join digits as b
-    cross join digits as c
-    cross join digits as d
+    {{ day_offsets() }}
 ),
 
 bounds as (

@@ -46,6 +46,9 @@ SORT_KEYS = {
     "fct_org_hourly_costs": "organization_id, usage_hour",
     "fct_org_daily_model_costs": "organization_id, cost_date",
     "fct_daily_usage_type_costs": "organization_id, cost_date",
+    "fct_daily_cost_forecasts": "organization_id, cost_date",
+    "fct_cost_anomalies": "organization_id, dimension, cost_date",
+    "fct_monthly_cost_explanations": "organization_id, month_start",
     "dim_end_users": "organization_id, end_user_id",
 }
 
