@@ -68,6 +68,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# The longest files first: each of the two workers takes whole files, so a long file left
+# to the end runs alone while the other worker idles.
+LONG_FIRST = (
+    "tests/warehouse/test_spark.py",
+    "tests/reliability/test_serving_through_builds.py",
+    "tests/warehouse/test_rebuild.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {path: n for n, path in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     _SOAK["on"] = config.getoption("--soak")
 

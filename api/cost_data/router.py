@@ -6,12 +6,13 @@ from fastapi import APIRouter, Query
 from api.cost_data import service
 from api.cost_data.period_costs import PeriodCosts
 from api.cost_data.schemas import CostSummary, CostTrend, ModelBreakdown, ProviderBreakdown
+from api.csv_answers import CsvRoute
 from api.deps import Answers, AppSettings, CostsReader, Now, Zone
 from api.errors import ValidationFailed, error_responses
 from api.periods import DEFAULT_TIME_WINDOW, GRANULARITIES, TIME_WINDOWS, date_range
 from api.periods import time_window as window_named
 
-router = APIRouter(prefix="/v1/cost-data", tags=["cost data"])
+router = APIRouter(prefix="/v1/cost-data", tags=["cost data"], route_class=CsvRoute)
 ERRORS = error_responses(400, 401, 403, 429, 500, 503)
 
 StartDate = Annotated[

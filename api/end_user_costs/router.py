@@ -3,13 +3,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from api.cost_data.router import EndDate, StartDate
+from api.csv_answers import CsvRoute
 from api.deps import Answers, AppSettings, CostsReader, Now, Zone
 from api.end_user_costs import service
 from api.end_user_costs.schemas import EndUserModelBreakdown, EndUserSummary
 from api.errors import error_responses
 from api.periods import date_range
 
-router = APIRouter(prefix="/v1/end-user-costs", tags=["end-user costs"])
+router = APIRouter(prefix="/v1/end-user-costs", tags=["end-user costs"], route_class=CsvRoute)
 ERRORS = error_responses(400, 401, 403, 404, 429, 500, 503)
 ExternalId = Annotated[
     str,

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Query
 
 from api.cost_data.period_costs import PeriodCosts
 from api.cost_data.router import EndDate, StartDate
+from api.csv_answers import CsvRoute
 from api.deps import Answers, AppSettings, CostsReader, Now, Zone
 from api.errors import ValidationFailed, error_responses
 from api.insights import service
@@ -12,7 +13,7 @@ from api.insights.schemas import CostAnomalies, CostForecast, Explanation
 from api.periods import date_range
 from api.periods import time_window as window_named
 
-router = APIRouter(prefix="/v1/cost-data", tags=["insights"])
+router = APIRouter(prefix="/v1/cost-data", tags=["insights"], route_class=CsvRoute)
 ERRORS = error_responses(400, 401, 403, 429, 500, 503)
 BY = ("model", "provider", "feature")
 ANOMALY_BY = (*BY, "end_user")

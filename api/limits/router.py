@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from api.csv_answers import CsvRoute
 from api.deps import Answers, AppSettings, Now, require_scope
 from api.errors import ValidationFailed, error_responses
 from api.keys.service import ApiKey
@@ -23,9 +24,9 @@ from api.limits.schemas import (
 from api.periods import EARLIEST_INSTANT, END_OF_TIME, iso_ms, parse_instant
 from core.metric_sandbox import SandboxLimits
 
-router = APIRouter(prefix="/v1/limits", tags=["limits"])
-alerts_router = APIRouter(prefix="/v1/alerts", tags=["limits"])
-webhooks_router = APIRouter(prefix="/v1/webhooks", tags=["limits"])
+router = APIRouter(prefix="/v1/limits", tags=["limits"], route_class=CsvRoute)
+alerts_router = APIRouter(prefix="/v1/alerts", tags=["limits"], route_class=CsvRoute)
+webhooks_router = APIRouter(prefix="/v1/webhooks", tags=["limits"], route_class=CsvRoute)
 WebhookId = Annotated[str, Path(description="The webhook's id (whk_…).", max_length=64)]
 LimitsReader = Annotated[ApiKey, Depends(require_scope("limits:read"))]
 LimitsWriter = Annotated[ApiKey, Depends(require_scope("limits:write"))]

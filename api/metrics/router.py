@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from api.csv_answers import CsvRoute
 from api.deps import Answers, AppSettings, Now, Zone, require_scope
 from api.errors import error_responses
 from api.keys.service import ApiKey
@@ -16,7 +17,7 @@ from api.metrics.schemas import (
 )
 from core.metric_sandbox import SandboxLimits
 
-router = APIRouter(prefix="/v1/metrics", tags=["metrics"])
+router = APIRouter(prefix="/v1/metrics", tags=["metrics"], route_class=CsvRoute)
 MetricsReader = Annotated[ApiKey, Depends(require_scope("metrics:read"))]
 MetricsWriter = Annotated[ApiKey, Depends(require_scope("metrics:write"))]
 # an id that cannot be a metric's is simply not found (404), like another organization's

@@ -3,6 +3,8 @@ the landing files priced independently, metric usage from the events posted."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -296,6 +298,18 @@ class TestAlerts:
         listed = client.get("/v1/alerts", params={"limitId": made["id"]}, headers=auth(keys["acme"])).json()  # fmt: skip
         assert [(a["usage"], a["limit"]) for a in listed] == [(6, 10), (11, 10)]
         assert client.get("/v1/alerts", params={"limitId": made["id"]}, headers=auth(keys["globex"])).json() == []  # fmt: skip
+        # the alerts and the status in CSV: the same rows and values (docs/api.md#csv)
+        got = client.get("/v1/alerts", params={"limitId": made["id"], "format": "csv"}, headers=auth(keys["acme"]))  # fmt: skip
+        assert list(csv.DictReader(io.StringIO(got.text))) == [
+            {name: "" if value is None else str(value) for name, value in alert.items()}
+            for alert in listed
+        ]
+        checked = status(client, keys["acme"], made["id"], subjectId="alerts-customer").json()
+        got = status(client, keys["acme"], made["id"], subjectId="alerts-customer", format="csv")
+        assert list(csv.DictReader(io.StringIO(got.text))) == [
+            {name: "" if value is None else json.dumps(value) if not isinstance(value, str)
+             else value for name, value in checked.items()}
+        ]  # fmt: skip
 
     def test_after_a_publish_every_end_users_budget_is_evaluated_once(self, server, oracle):
         client, keys, settings = server
