@@ -14,6 +14,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.cost_data.router import router as cost_data_router
+from api.dashboard.router import router as dashboard_router
 from api.deps import single_parameters
 from api.end_user_costs.router import router as end_user_costs_router
 from api.errors import (
@@ -281,6 +282,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         alerts_router,
         webhooks_router,
         traces_router,
+        dashboard_router,
     ):
         app.include_router(router)
     return app

@@ -89,14 +89,17 @@ def wrk(
     seconds: int,
     script: Path | None = None,
     expected: str | None = None,
+    cookie: str | None = None,
 ) -> dict[str, object]:
     """Load from wrk (a C load generator, so that the server is what is measured): GET `url`,
     or the requests a Lua `script` makes; latency percentiles and requests/s from its report.
-    With `expected` (a body), every answer is compared with it (wrk/checked_get.lua)."""
+    With `expected` (a body), every answer is compared with it (wrk/checked_get.lua). With
+    `cookie`, that Cookie header instead of the key (the dashboard's session)."""
     if expected is not None:
         script = Path(__file__).parent / "wrk" / "checked_get.lua"
     # a script sets its own headers (from TALLYHOUSE_KEY)
-    lua = ["-s", str(script)] if script else ["-H", f"Authorization: Bearer {key}"]
+    credential = f"Cookie: {cookie}" if cookie else f"Authorization: Bearer {key}"
+    lua = ["-s", str(script)] if script else ["-H", credential]
     output = subprocess.run(
             ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", *lua, url],
         env={**os.environ, "TALLYHOUSE_KEY": key, "TALLYHOUSE_EXPECTED": expected or ""},

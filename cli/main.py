@@ -221,7 +221,8 @@ def demo(
         "demo key for organization acme (all scopes):\n"
         f"  export TALLYHOUSE_KEY={plaintext}\n"
         f'  curl "http://{host}:{port}/v1/cost-data/summary?time_window=current-period" '
-        '-H "Authorization: Bearer $TALLYHOUSE_KEY"'
+        '-H "Authorization: Bearer $TALLYHOUSE_KEY"\n'
+        f"dashboard: http://{host}:{port}/dashboard (sign in with the key above)"
     )
     serve(host=host, port=port)
 
@@ -232,7 +233,8 @@ def serve(
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
-    """Serve the REST API on the current snapshot (switches to new snapshots by itself)."""
+    """Serve the REST API and the dashboard (/dashboard) on the current snapshot (switches to
+    new snapshots by itself)."""
     from api.serve import serve as serve_api
 
     serve_api(host, port, workers)

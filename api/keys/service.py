@@ -44,7 +44,8 @@ class ApiKey:
     environment: str
 
 
-def _hash(plaintext: str) -> str:
+def digest_of(plaintext: str) -> str:
+    """What the store keeps of a key: its SHA-256, hex."""
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
@@ -72,7 +73,7 @@ def create_key(
             {
                 "key_id": key.key_id,
                 "key_prefix": key.key_prefix,
-                "key_hash": _hash(plaintext),
+                "key_hash": digest_of(plaintext),
                 "organization_id": organization_id,
                 "scopes": ",".join(sorted(scopes)),
                 "environment": environment,
@@ -84,7 +85,11 @@ def create_key(
 
 def authenticate(engine: sa.Engine, plaintext: str) -> ApiKey | None:
     """The live key for this plaintext, or None (unknown and revoked keys look the same)."""
-    digest = _hash(plaintext)
+    return authenticate_digest(engine, digest_of(plaintext))
+
+
+def authenticate_digest(engine: sa.Engine, digest: str) -> ApiKey | None:
+    """The live key whose plaintext has this digest, or None."""
     with engine.connect() as con:
         row = con.execute(_sql("select_key_by_hash"), {"key_hash": digest}).first()
     if row is None or not hmac.compare_digest(row.key_hash, digest) or row.revoked_at is not None:
@@ -122,7 +127,7 @@ class KeyCache:
 
     def remembered(self, plaintext: str) -> ApiKey | None:
         """The key if it was looked up less than `ttl` ago (memory only, no store)."""
-        cached = self._keys.get(_hash(plaintext))
+        cached = self._keys.get(digest_of(plaintext))
         if cached is not None and time.monotonic() - cached[0] < self.ttl:
             return cached[1]
         return None
@@ -130,7 +135,7 @@ class KeyCache:
     def get(self, plaintext: str) -> ApiKey | None:
         if (key := self.remembered(plaintext)) is not None:
             return key
-        digest, now = _hash(plaintext), time.monotonic()
+        digest, now = digest_of(plaintext), time.monotonic()
         key = authenticate(self.engine, plaintext)
         if key is None:
             self._keys.pop(digest, None)
