@@ -6,6 +6,7 @@ to the same question; the page shows it in `data-metric` / `data-value`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -17,9 +18,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from api.cost_data import router as costs
+from api.cost_data.schemas import CostTrend
 from api.dashboard import charts, session
 from api.end_user_costs import router as end_users
 from api.errors import ApiError
@@ -88,7 +91,8 @@ async def _viewer(request: Request) -> Viewer | None:
     digest = session.verified(settings.root, request.cookies.get(session.COOKIE), now)
     if digest is None:
         return None
-    key = await run_in_threadpool(authenticate_digest, request.app.state.store, digest)
+    cache = request.app.state.key_cache
+    key = cache.remembered_digest(digest) or await run_in_threadpool(cache.get_digest, digest)
     view = request.app.state.snapshot.view()
     if key is None or SCOPE not in key.scopes or view is None:
         return None
@@ -208,8 +212,10 @@ def page(path: str, template: str, title: str) -> Callable:
     return register
 
 
-async def _stacked(viewer: Viewer, by: str, first: str, last: str) -> dict[str, Any]:
-    """Cost per day by model (or provider): the TOP_MODELS costliest, the rest as other."""
+async def _stacked(viewer: Viewer, by: str, trend: CostTrend) -> dict[str, Any]:
+    """Cost per day by model (or provider): the TOP_MODELS costliest, the rest as other; and
+    the table of it, with each day's total as the trend answers it."""
+    first, last = trend.startDate, trend.endDate
 
     def chart(rows: list[tuple]) -> dict[str, Any]:
         days = _days(first, last)
@@ -226,12 +232,30 @@ async def _stacked(viewer: Viewer, by: str, first: str, last: str) -> dict[str, 
         labels = [day.isoformat()[5:] for day in days]
         series = [(name, grid[name]) for name in shown]
         label = f"Daily cost by {by}, {first} to {last}"
-        return {"svg": charts.stacked_bars(label, labels, series), "label": label,
-                "days": [d.isoformat() for d in days], "series": series}  # fmt: skip
+        table = _table(
+            label,
+            ["day", *shown, "total"],
+            [[Markup(f"<td>{day.isoformat()}</td>"), *(_cell(f"{grid[name][n]:.2f}") for name in shown),
+              Markup('<td data-metric="totalCost" data-day="{}" data-value="{}">{:.2f}</td>').format(
+                  day.isoformat(), json.dumps(point.totalCost), point.totalCost)]
+             for n, (day, point) in enumerate(zip(days, trend.series, strict=True))],
+        )  # fmt: skip
+        return {"svg": charts.stacked_bars(label, labels, series), "label": label, "table": table}
 
     return await viewer.query(
         "daily_by", _Shape(chart, "stacked"), by=by, first_date=first, last_date=last
     )
+
+
+def _cell(text: str) -> Markup:
+    return Markup("<td>{}</td>").format(text)
+
+
+def _table(label: str, header: list[str], rows: list[list[Markup]]) -> Markup:
+    """An HTML table: a header row, then rows of ready cells."""
+    head = Markup("").join(Markup("<th>{}</th>").format(name) for name in header)
+    body = Markup("").join(Markup("<tr>{}</tr>").format(Markup("").join(row)) for row in rows)
+    return Markup('<table aria-label="{}"><tr>{}</tr>{}</table>').format(label, head, body)
 
 
 async def _top(viewer: Viewer, by: str, first: str, last: str, title: str) -> dict[str, Any]:
@@ -276,8 +300,8 @@ async def overview(viewer: Viewer) -> dict[str, Any]:
         summary=summary, forecast=forecast, trend=trend,
         unpriced={"events": int(events), "unpriced": int(unpriced),
                   "share": round(100 * int(unpriced) / int(events), 2) if events else 0.0},
-        by_model=await _stacked(viewer, "model", first, last),
-        by_provider=await _stacked(viewer, "provider", first, last),
+        by_model=await _stacked(viewer, "model", trend),
+        by_provider=await _stacked(viewer, "provider", trend),
         end_users=await _top(viewer, "end_user", first, last, "Top end users by cost"),
         features=await _top(viewer, "feature", first, last, "Top features by cost"),
     )  # fmt: skip

@@ -1,4 +1,6 @@
+from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -93,8 +95,13 @@ async def cost_forecast(
     window = window_named(time_window, now, zone)
     org = key.organization_id
     costs = snapshot.kept(PeriodCosts)
-    return await snapshot.answer(
-        ("forecast", org, window, now), service.cost_forecast, costs, org, window, now
+    today = now.astimezone(zone).date()
+    days = await snapshot.answer(("forecast days", org, today), service.forecast_days, org, today)
+    to_date = (window.start, now + timedelta(microseconds=1))
+    return await snapshot.remember(
+        ("forecast", org, window, now),
+        partial(service.cost_forecast, days, costs, org, window, now),
+        blocking=not costs.in_memory(org, to_date),
     )
 
 

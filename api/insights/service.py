@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from functools import cache
@@ -101,14 +101,20 @@ METHOD = (
 )
 
 
-def cost_forecast(
-    con: duckdb.DuckDBPyConnection, costs: PeriodCosts, org: str, window: Window, now: datetime
-) -> CostForecast:
-    zone = window.zone
-    today = now.astimezone(zone).date()
+def forecast_days(con: duckdb.DuckDBPyConnection, org: str, today: date) -> dict:
+    """The organization's rows of fct_daily_cost_forecasts a forecast made today reads."""
     rows = con.execute(
         load_sql(_QUERIES, "forecast_days"), {"org": org, "until": today + timedelta(days=7)}
     ).fetchall()
+    return {day: forecast.Day(*row) for day, *row in rows}
+
+
+def cost_forecast(
+    days: dict, costs: PeriodCosts, org: str, window: Window, now: datetime
+) -> CostForecast:
+    """`days`: forecast_days of today."""
+    zone = window.zone
+    today = now.astimezone(zone).date()
     day_start, day_end = (
         local_midnight(today, zone),
         local_midnight(today + timedelta(days=1), zone),
@@ -116,7 +122,7 @@ def cost_forecast(
     left = Fraction(int((day_end - now) / _US), int((day_end - day_start) / _US))
     actual = costs.cost(org, window.start, now + _US)
     found = forecast.forecast(
-        {day: forecast.Day(*row) for day, *row in rows},
+        days,
         today,
         left,
         (window.end - _US).astimezone(zone).date(),

@@ -127,16 +127,23 @@ class KeyCache:
 
     def remembered(self, plaintext: str) -> ApiKey | None:
         """The key if it was looked up less than `ttl` ago (memory only, no store)."""
-        cached = self._keys.get(digest_of(plaintext))
+        return self.remembered_digest(digest_of(plaintext))
+
+    def remembered_digest(self, digest: str) -> ApiKey | None:
+        cached = self._keys.get(digest)
         if cached is not None and time.monotonic() - cached[0] < self.ttl:
             return cached[1]
         return None
 
     def get(self, plaintext: str) -> ApiKey | None:
-        if (key := self.remembered(plaintext)) is not None:
+        return self.get_digest(digest_of(plaintext))
+
+    def get_digest(self, digest: str) -> ApiKey | None:
+        """The live key whose plaintext has this digest (the dashboard's session holds it)."""
+        if (key := self.remembered_digest(digest)) is not None:
             return key
-        digest, now = digest_of(plaintext), time.monotonic()
-        key = authenticate(self.engine, plaintext)
+        now = time.monotonic()
+        key = authenticate_digest(self.engine, digest)
         if key is None:
             self._keys.pop(digest, None)
         else:
