@@ -7,6 +7,7 @@ real build: explanations, the forecast mart and the anomaly mart, worked out by 
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -426,3 +427,20 @@ def test_the_monthly_explanations_mart_holds_the_same_parts(zoned, home_copy_mod
     parts = {name: sum(frame[f"{name}_usd"]) for name in components}
     assert sum(parts.values()) == sum(frame["change_usd"]) == change  # exactly
     assert {name: cents(value) for name, value in parts.items()} == components
+
+
+def test_the_dashboard_shows_the_organizations_days(zoned):
+    # acme's days are Kolkata's: the overview's day totals are the API's trend, in that zone
+    client, keys, _ = zoned
+    client.post("/dashboard/login", data={"api_key": keys["acme"]}, follow_redirects=False)
+    page = client.get("/dashboard", params={"start_date": "2026-11-10", "end_date": "2026-11-20"})
+    client.cookies.clear()
+    assert page.status_code == 200 and "Asia/Kolkata" in page.text
+    shown = dict(re.findall(r'data-day="([\d-]+)" data-value="([^"]+)"', page.text))
+    trend = client.get(
+        "/v1/cost-data/trend",
+        params={"start_date": "2026-11-10", "end_date": "2026-11-20"},
+        headers=auth(keys["acme"]),
+    ).json()
+    assert shown == {p["periodStart"]: json.dumps(p["totalCost"]) for p in trend["series"]}
+    assert len(shown) == 11
