@@ -31,6 +31,9 @@ def segment(key: str, base: tuple[int, str], current: tuple[int, str]) -> Row:
     return (key, D(base[0]), D(base[1]), D(current[0]), D(current[1]))
 
 
+_DUCKDB = duckdb.connect()  # one in-memory database for the module's runs of the macro
+
+
 def run_macro(segments: list[Row]) -> dict[str, dict[str, Decimal]]:
     """The explain_components macro, as the API and the monthly mart run it, in DuckDB over
     `segments`: each segment's change and parts."""
@@ -41,12 +44,11 @@ def run_macro(segments: list[Row]) -> dict[str, dict[str, Decimal]]:
     )
     macro = dbt_macro("explain", "explain_components")("segments")
     names = ["change", *COMPONENTS]
-    with duckdb.connect() as con:
-        rows = con.execute(
-            f"with segments as (select * from (values {values}) as v(first_key, base_units, "
-            "base_cost_usd, current_units, current_cost_usd)) "
-            f"select first_key, {', '.join(f'{n}_usd' for n in names)} from ({macro}) as e"
-        ).fetchall()
+    rows = _DUCKDB.execute(
+        f"with segments as (select * from (values {values}) as v(first_key, base_units, "
+        "base_cost_usd, current_units, current_cost_usd)) "
+        f"select first_key, {', '.join(f'{n}_usd' for n in names)} from ({macro}) as e"
+    ).fetchall()
     return {key: dict(zip(names, rest, strict=True)) for key, *rest in rows}
 
 
