@@ -10,6 +10,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -24,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from api.cost_data import router as costs
 from api.cost_data.schemas import CostTrend
 from api.dashboard import charts, session
+from api.deps import organization_zone, snapshot_view
 from api.end_user_costs import router as end_users
 from api.errors import ApiError
 from api.insights import router as insights
@@ -32,9 +34,8 @@ from api.limits import router as limits
 from api.metrics import router as metrics
 from api.metrics import service as metric_service
 from api.metrics import timeframe, values
-from api.organizations import UTC_ZONE, Timezones
+from api.periods import date_range
 from api.snapshot import SnapshotView
-from core.metric_sandbox import SandboxLimits
 from core.settings import Settings
 from core.sql import load_sql
 
@@ -66,11 +67,23 @@ class Viewer:
         return {"key": self.key, "snapshot": self.view, "now": self.now, "zone": self.zone,
                 "settings": self.settings}  # fmt: skip
 
+    def dates(self, asked: bool = True) -> tuple[str, str]:
+        """The page's dates (the From / To control; `asked` False: this month to today) as
+        the API resolves them, first and last."""
+        params = _dates(self) if asked else {"start_date": None, "end_date": None}
+        found = date_range(**params, now=self.now, max_days=self.settings.max_range_days,
+                           zone=self.zone)  # fmt: skip
+        return found.start.isoformat(), found.end.isoformat()
+
     async def query(
-        self, name: str, shape: Callable[[list[tuple]], Any] | None = None, **params: Any
+        self,
+        name: str,
+        shape: Callable[[list[tuple]], Any] | None = None,
+        kind: str = "rows",
+        **params: Any,
     ) -> Any:
-        """A dashboard query's rows (or `shape` of them: a chart), once per snapshot: they
-        depend on nothing else."""
+        """A dashboard query's rows (or `shape` of them, a chart named by `kind`), once per
+        snapshot: they depend on nothing else."""
 
         def run() -> Any:
             cursor = self.view.connection.cursor()
@@ -81,7 +94,7 @@ class Viewer:
                 cursor.close()
             return rows if shape is None else shape(rows)
 
-        key = ("dashboard", name, self.org, tuple(sorted(params.items())), shape)
+        key = ("dashboard", name, kind, self.org, tuple(sorted(params.items())))
         return await self.view.remember(key, run, blocking=True)
 
 
@@ -93,12 +106,11 @@ async def _viewer(request: Request) -> Viewer | None:
         return None
     cache = request.app.state.key_cache
     key = cache.remembered_digest(digest) or await run_in_threadpool(cache.get_digest, digest)
-    view = request.app.state.snapshot.view()
-    if key is None or SCOPE not in key.scopes or view is None:
+    if key is None or SCOPE not in key.scopes:
         return None
     request.state.organization_id = key.organization_id
-    zone = view.kept(Timezones).of(key.organization_id) if view else UTC_ZONE
-    return Viewer(key, request, view, now, zone, settings)
+    view = await snapshot_view(request)  # none yet: the API's 503, said on a page
+    return Viewer(key, request, view, now, await organization_zone(request, key), settings)
 
 
 def _to_login() -> RedirectResponse:
@@ -198,7 +210,10 @@ def page(path: str, template: str, title: str) -> Callable:
     def register(build: Callable[[Viewer], Awaitable[dict[str, Any]]]) -> Callable:
         @router.get(path, response_class=HTMLResponse, name=f"dashboard_{template}")
         async def route(request: Request) -> Response:
-            viewer = await _viewer(request)
+            try:
+                viewer = await _viewer(request)
+            except ApiError as error:  # signed in, but nothing to show yet
+                return HTMLResponse(escape(str(error)), status_code=error.status_code)
             if viewer is None:
                 return _to_login()
             try:
@@ -242,9 +257,7 @@ async def _stacked(viewer: Viewer, by: str, trend: CostTrend) -> dict[str, Any]:
         )  # fmt: skip
         return {"svg": charts.stacked_bars(label, labels, series), "label": label, "table": table}
 
-    return await viewer.query(
-        "daily_by", _Shape(chart, "stacked"), by=by, first_date=first, last_date=last
-    )
+    return await viewer.query("daily_by", chart, "stacked", by=by, first_date=first, last_date=last)
 
 
 def _cell(text: str) -> Markup:
@@ -266,25 +279,8 @@ async def _top(viewer: Viewer, by: str, first: str, last: str, title: str) -> di
                 "rows": [(r[0], c, r[2]) for r, c in zip(rows, cost, strict=True)]}  # fmt: skip
 
     return await viewer.query(
-        "top_by", _Shape(chart, title), by=by, first_date=first, last_date=last, top=TOP_LIST
+        "top_by", chart, "bars", by=by, first_date=first, last_date=last, top=TOP_LIST
     )
-
-
-class _Shape:
-    """A chart made of a query's rows, known by its kind (a cache key: the function itself is
-    new on every request)."""
-
-    def __init__(self, make: Callable[[list[tuple]], Any], kind: str) -> None:
-        self.make, self.kind = make, kind
-
-    def __call__(self, rows: list[tuple]) -> Any:
-        return self.make(rows)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Shape) and other.kind == self.kind
-
-    def __hash__(self) -> int:
-        return hash(self.kind)
 
 
 @page("", "overview", "Overview")
@@ -344,16 +340,15 @@ async def end_user(viewer: Viewer) -> dict[str, Any]:
             context["breakdown"] = await end_users.end_user_by_model(**calls)
         except ApiError as error:  # an id the API refuses: said beside the form
             return context | {"summary": None, "message": str(error)}
-        dates = _dates(viewer)
-        trend = await costs.cost_trend(**viewer.calls(), **dates, granularity="day")
-        daily = {day.isoformat(): 0.0 for day in _days(trend.startDate, trend.endDate)}
-        for day, cost in await viewer.query("end_user_daily", user=external, first_date=trend.startDate,
-                                      last_date=trend.endDate):  # fmt: skip
+        first, last = viewer.dates()
+        daily = {day.isoformat(): 0.0 for day in _days(first, last)}
+        for day, cost in await viewer.query("end_user_daily", user=external, first_date=first,
+                                            last_date=last):  # fmt: skip
             daily[day.isoformat()] = float(cost)
         breakdown = context["breakdown"].breakdown
         context |= {
             "daily": daily,
-            "trend_label": f"{external}'s daily cost, {trend.startDate} to {trend.endDate}",
+            "trend_label": f"{external}'s daily cost, {first} to {last}",
             "models_label": f"{external}'s cost by model",
         }
         context["trend_svg"] = charts.line(
@@ -376,22 +371,12 @@ async def metrics_page(viewer: Viewer) -> dict[str, Any]:
                                "message": None}  # fmt: skip
     metric = next((m for m in listed if m.id == chosen), None)
     if metric is not None:
-        trend = await costs.cost_trend(**viewer.calls(), **_dates(viewer), granularity="day")
-        first, last = trend.startDate, trend.endDate
+        first, last = viewer.dates()
         definition = metric_service.get_metric(store, viewer.org, metric.id)
-        limits_ = SandboxLimits.from_settings(viewer.settings)
 
         def value(customer: str | None, frame: timeframe.Timeframe) -> float | int | None:
-            """As the API's value route answers: from memory when it can, else computed."""
-            args = (viewer.view, store, definition, customer, frame, viewer.now)
-            answer = None
-            if store.dialect.name == "sqlite":
-                answer = values.remembered_value(*args, None)
-            if answer is None:
-                answer = values.metric_value(
-                    *args, limits_, None, viewer.settings.metric_cache_rows
-                )
-            return answer.value
+            args = (viewer.view, store, definition, customer, frame, viewer.now, viewer.settings)
+            return values.answer(*args).value
 
         top = await viewer.query(
             "top_by", by="end_user", first_date=first, last_date=last, top=TOP_LIST
@@ -442,9 +427,7 @@ async def limits_page(viewer: Viewer) -> dict[str, Any]:
     if "limits:read" not in viewer.key.scopes:
         raise PageError("This key lacks the limits:read scope.", 403)
     listed = limits.list_limits(viewer.key, request)
-    trend = await costs.cost_trend(
-        **viewer.calls(), granularity="day", start_date=None, end_date=None
-    )
+    month = viewer.dates(asked=False)
     statuses = []
     for limit in listed:
         subject = limit.subject
@@ -453,7 +436,7 @@ async def limits_page(viewer: Viewer) -> dict[str, Any]:
         else:  # each of them: the costliest few this month
             by = "end_user" if subject.type == "end_user" else subject.type
             top = await viewer.query(
-                "top_by", by=by, first_date=trend.startDate, last_date=trend.endDate, top=5
+                "top_by", by=by, first_date=month[0], last_date=month[1], top=5
             )
             subjects = [name for name, *_ in top if name != "(none)"]
         for subject_id in subjects:

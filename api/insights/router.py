@@ -21,6 +21,11 @@ BY = ("model", "provider", "feature")
 ANOMALY_BY = (*BY, "end_user")
 
 
+def _check_by(by: str | None, options: tuple[str, ...]) -> None:
+    if by is not None and by not in options:
+        raise ValidationFailed(f"Invalid by: {by}. Valid options: {', '.join(options)}")
+
+
 @router.get(
     "/explain",
     response_model=Explanation,
@@ -53,8 +58,7 @@ async def explain_change(
         ),
     ] = None,
 ) -> Explanation:
-    if by is not None and by not in BY:
-        raise ValidationFailed(f"Invalid by: {by}. Valid options: {', '.join(BY)}")
+    _check_by(by, BY)
     dates = date_range(start_date, end_date, now, settings.max_range_days, zone)
     if (base_start_date is None) != (base_end_date is None):
         raise ValidationFailed("base_start_date and base_end_date go together")
@@ -134,8 +138,7 @@ async def cost_anomalies(
         ),
     ] = None,
 ) -> CostAnomalies:
-    if by is not None and by not in ANOMALY_BY:
-        raise ValidationFailed(f"Invalid by: {by}. Valid options: {', '.join(ANOMALY_BY)}")
+    _check_by(by, ANOMALY_BY)
     dates = date_range(start_date, end_date, now, settings.max_range_days, zone)
     least = settings.anomaly_min_usd if min_impact is None else min_impact
     org = key.organization_id

@@ -186,16 +186,7 @@ async def metric_value(
             return answer
 
     def computed() -> MetricValue:
-        return values.metric_value(
-            view,
-            store,
-            service.get_metric(store, key.organization_id, id),
-            customerId,
-            frame,
-            now,
-            SandboxLimits.from_settings(settings),
-            groupBy,
-            settings.metric_cache_rows,
-        )
+        metric = service.get_metric(store, key.organization_id, id)
+        return values.answer(view, store, metric, customerId, frame, now, settings, groupBy)
 
     return await run_in_threadpool(computed)

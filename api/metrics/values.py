@@ -35,6 +35,7 @@ from api.snapshot import MISSING, SnapshotView
 from core import metric_sandbox
 from core.event_body import ALL_TIME
 from core.metric_sql import PRECOMPUTED_DAYS
+from core.settings import Settings
 from core.sql import load_sql, scratch
 
 _QUERIES = Path(__file__).parent / "queries"
@@ -128,6 +129,36 @@ def _organization_value(con, metric, customer_id, timeframe, window, now, limits
     groups = None if group_path is None else _sql_groups(metric, events, group_path, limits)
     return _answer(
         metric, customer_id, timeframe, window, value, now, precomputed=False, groups=groups
+    )
+
+
+def answer(
+    view: SnapshotView,
+    store: sa.Engine,
+    metric: Metric,
+    customer_id: str | None,
+    timeframe: Timeframe,
+    now: datetime,
+    settings: Settings,
+    group_by: str | None = None,
+) -> MetricValue:
+    """GET /v1/metrics/{id}/value's answer, off the event loop: from memory when it can (with
+    the SQLite store, whose reads never wait), else computed."""
+    if store.dialect.name == "sqlite":
+        found = remembered_value(view, store, metric, customer_id, timeframe, now, group_by)
+        if found is not None:
+            return found
+    limits = metric_sandbox.SandboxLimits.from_settings(settings)
+    return metric_value(
+        view,
+        store,
+        metric,
+        customer_id,
+        timeframe,
+        now,
+        limits,
+        group_by,
+        settings.metric_cache_rows,
     )
 
 
