@@ -48,6 +48,9 @@ MAX_METADATA_CHARS = 16_384
 MAX_METADATA_DEPTH = 32
 # a name or key made only of these (Unicode's whitespace) is blank
 BLANK = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+# the same in SQL: a text made only of BLANK (empty included); a regular expression, ~20× as
+# fast in DuckDB as trim(text, BLANK) = ''
+BLANK_PATTERN = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in BLANK) + "]*"
 # An ISO-8601 date-time in the extended format, or a date (midnight UTC); UTC when no offset.
 # Basic formats (20260113T103500Z), week dates (2026-W03-2) and ordinal dates are refused.
 # Hours 00-23 in the time and in the offset (one parser would read 24:00 as the next day's
@@ -127,7 +130,7 @@ def reason(name: str, max_future: timedelta) -> str:
 
 def sql_rules(max_future: timedelta) -> dict[str, Any]:
     """The limits and reasons as the ingest's SQL receives them, as named parameters: `$max_…`,
-    `$blank`, `$timestamp_pattern`, `$key_forbidden` and `$reason_<name>`."""
+    `$blank_pattern`, `$timestamp_pattern`, `$key_forbidden` and `$reason_<name>`."""
     return {
         "max_name_chars": MAX_NAME_CHARS,
         "max_key_chars": MAX_KEY_CHARS,
@@ -136,7 +139,7 @@ def sql_rules(max_future: timedelta) -> dict[str, Any]:
         "max_quantity": MAX_QUANTITY,
         "max_cost_usd": MAX_COST_USD,
         "max_metadata_chars": MAX_METADATA_CHARS,
-        "blank": BLANK,
+        "blank_pattern": BLANK_PATTERN,
         "timestamp_pattern": TIMESTAMP_PATTERN,
         "key_forbidden": KEY_FORBIDDEN,
         **{

@@ -136,41 +136,155 @@ def _remember_hashes(
     con.execute(load_sql(SQL_DIR, "remember_file_hashes"), columns)
 
 
-def _tabular_lines_sql(con: duckdb.DuckDBPyConnection, file: LandingFile) -> str:
-    """INSERT of one JSON text per CSV/Parquet row, so every format shares one validation."""
-    reader = (
-        "read_parquet({})"
-        if file.file_format == "parquet"
-        else "read_csv({}, all_varchar = true, header = true)"
-    )
-    described = con.execute(f"describe select * from {reader.format('$1')}", [str(file.path)])
-    columns = {row[0]: row[1] for row in described.fetchall()}
+# Each body field's columns in the fields validation reads (validate_landing_lines.sql): its
+# JSON type, as json_type names it, and its text, as json_extract_string gives it.
+FIELD_COLUMNS = {
+    "eventType": ("event_type_json", "event_type"),
+    "metricName": ("metric_name_json", "metric_name"),
+    "quantity": ("quantity_json", "quantity_text"),
+    "idempotencyKey": ("key_json", "idempotency_key"),
+    "timestamp": ("timestamp_json", "timestamp_text"),
+    "userId": ("user_json", "user_id"),
+    "costUsd": ("cost_json", "cost_text"),
+    "value": ("value_json", "event_string"),
+    "metadata": ("metadata_json", "metadata"),
+}
+INTEGER_TYPES = {
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+}  # fmt: skip
+
+
+def _reader(file: LandingFile, placeholder: str) -> str:
+    if file.file_format == "parquet":
+        return f"read_parquet({placeholder}, file_row_number = true)"
+    return f"read_csv({placeholder}, all_varchar = true, header = true)"
+
+
+def _row_number(file: LandingFile) -> str:
+    """A row's line number, from 1 (Parquet's own row number; a CSV's rows in order)."""
+    return "file_row_number + 1" if file.file_format == "parquet" else "row_number() over ()"
+
+
+def _columns(con: duckdb.DuckDBPyConnection, file: LandingFile) -> dict[str, str]:
+    described = con.execute(f"describe select * from {_reader(file, '$1')}", [str(file.path)])
+    return {row[0]: row[1] for row in described.fetchall() if row[0] in BODY_FIELDS}
+
+
+def _json_body(columns: Mapping[str, str]) -> str:
+    """A row of the file as JSON text: what its row stands for, field by field."""
     parts = []
-    for name in BODY_FIELDS:
-        if name not in columns:
-            continue
-        # identifiers from the fixed list above, never from the file
+    for name, column_type in columns.items():
+        # identifiers from the fixed list of body fields, never from the file
         column = f'"{name}"'
-        if name in JSON_VALUED and columns[name] == "VARCHAR":
+        if name in JSON_VALUED and column_type == "VARCHAR":
             value = f"case when json_valid({column}) then json({column}) else to_json({column}) end"
         else:
             value = column
         parts.append(f"'{name}', {value}")
-    body = f"json_object({', '.join(parts)})" if parts else "'{}'"
     # a null cell reads like an absent field: validation treats JSON null as missing
+    return f"json_object({', '.join(parts)})::varchar" if parts else "'{}'"
+
+
+def _typed_field(name: str, column_type: str | None) -> tuple[str, str] | None:
+    """SQL for one field's JSON type and text, read from a column of this type as the JSON
+    text of its row would give them (None: a type read only through that text)."""
+    column = f'"{name}"'  # from the fixed list of body fields
+    if column_type is None:  # an absent field
+        return "null", "null"
+    if name == "metadata":
+        if column_type == "VARCHAR":  # JSON text, or a plain string (refused: not an object)
+            value = f"case when json_valid({column}) then json({column}) else to_json({column}) end"
+        elif column_type.startswith("STRUCT("):
+            value = f"to_json({column})"
+        else:
+            return None
+        # a null cell is JSON null, as in the row's JSON text
+        return (
+            f"case when {column} is null then 'NULL' else json_type({value}) end",
+            f"case when {column} is null then 'null'::json else {value} end",
+        )
+    kind = f"case when {column} is null then 'NULL' else {{}} end"
+    if column_type == "VARCHAR" and name in JSON_VALUED:  # a CSV cell or a string: JSON if it is
+        return (
+            kind.format(f"case when json_valid({column}) then json_type({column}) else 'VARCHAR' end"),
+            f"case when json_valid({column}) then json_extract_string({column}, '$') else {column} end",
+        )  # fmt: skip
+    if column_type == "VARCHAR":
+        return kind.format("'VARCHAR'"), column
+    if column_type in INTEGER_TYPES:
+        return kind.format(f"case when {column} < 0 then 'BIGINT' else 'UBIGINT' end"), (
+            f"{column}::varchar"
+        )
+    if column_type == "DOUBLE":  # the number's text as JSON writes it (NaN, 1e-9, 3.0)
+        return kind.format("'DOUBLE'"), f"{column}::json::varchar"
+    if column_type == "BOOLEAN":
+        return kind.format("'BOOLEAN'"), f"case when {column} then 'true' else 'false' end"
+    return None
+
+
+def _typed_fields_sql(file: LandingFile, columns: Mapping[str, str]) -> str | None:
+    """INSERT of a CSV or Parquet file's rows into landing_typed_fields, each field read from
+    its typed column; None when a column's type is read only through JSON text."""
+    select = []
+    for name, (json_column, text_column) in FIELD_COLUMNS.items():
+        field = _typed_field(name, columns.get(name))
+        if field is None:
+            return None
+        select += [f"{field[0]} as {json_column}", f"{field[1]} as {text_column}"]
     return (
-        "insert into landing_lines (organization_id, source_file, file_sha256, line_number, "
-        "raw_line, received_at) select $1, $2, $3, row_number() over (), "
-        f"{body}::varchar, null from {reader.format('$4')}"
+        "insert into landing_typed_fields by name select $1 as organization_id, "
+        "$2 as source_file, $3 as file_sha256, "
+        f"{_row_number(file)} as line_number, true as is_object, {', '.join(select)} "
+        f"from {_reader(file, '$4')}"
     )
 
 
-def _stage(con: duckdb.DuckDBPyConnection, file: LandingFile) -> None:
+def _stage(con: duckdb.DuckDBPyConnection, file: LandingFile, typed: bool) -> None:
+    """Stage one file: a JSONL file's lines as text, a CSV or Parquet file's rows as typed
+    fields (as JSON text of each row when a column has a type the typed path does not read,
+    or without `typed`)."""
     params = [file.organization_id, file.relative_path, file.sha256, str(file.path)]
     if file.file_format == "jsonl":
         con.execute(load_sql(SQL_DIR, "lines_from_jsonl"), params)
-    else:
-        con.execute(_tabular_lines_sql(con, file), params)
+        return
+    columns = _columns(con, file)
+    typed_sql = _typed_fields_sql(file, columns) if typed else None
+    if typed_sql is not None:
+        try:
+            con.execute(typed_sql, params)
+            return
+        except duckdb.Error:
+            pass  # (one statement: nothing was staged) read as JSON text, as any type is
+    con.execute(
+        "insert into landing_lines (organization_id, source_file, file_sha256, line_number, "
+        f"raw_line, received_at) select $1, $2, $3, {_row_number(file)}, "
+        f"{_json_body(columns)}, null from {_reader(file, '$4')}",
+        params,
+    )
+
+
+def _write_refused_lines(con: duckdb.DuckDBPyConnection, files: list[LandingFile]) -> None:
+    """The text of each refused CSV or Parquet row staged typed, read again from its file (a
+    file that cannot be read now leaves its rows' text empty)."""
+    refused: dict[str, list[int]] = {}
+    for source_file, line_number in con.execute(
+        load_sql(SQL_DIR, "refused_typed_lines")
+    ).fetchall():
+        refused.setdefault(source_file, []).append(line_number)
+    for file in files:
+        lines = refused.get(file.relative_path)
+        if not lines:
+            continue
+        try:
+            columns = _columns(con, file)
+            con.execute(
+                "insert into landing_typed_raw_lines select $1, line_number, raw_line from ("
+                f"select {_row_number(file)} as line_number, {_json_body(columns)} as raw_line "
+                f"from {_reader(file, '$2')}) where list_contains($3, line_number)",
+                [file.relative_path, str(file.path), lines],
+            )
+        except duckdb.Error:
+            continue
 
 
 def ingest(
@@ -182,10 +296,12 @@ def ingest(
     max_future: timedelta,
     store: sa.Engine | None = None,
     batch_events: int = BATCH_EVENTS,
+    typed: bool = True,
 ) -> IngestReport:
     """Ingest every landing file not seen before, and the API inbox's new rows (from `store`),
     in batches of about `batch_events` events (one ingest run each); returns what was done, in
-    numbers (`ingest_run_id`: the last run)."""
+    numbers (`ingest_run_id`: the last run). `typed=False` reads every CSV and Parquet row
+    through JSON text of the row, as JSONL lines are read: what the typed path must equal."""
     con.execute(load_sql(SQL_DIR, "create_raw_tables"))
     seen = {
         (org, sha)
@@ -201,7 +317,8 @@ def ingest(
     unique = list({(f.organization_id, f.sha256): f for f in files}.values())
     for index, batch in enumerate(_batches(con, unique, batch_events)):
         # the API inbox's rows join the first batch
-        _ingest_batch(con, batch, report, now, max_age, max_future, store if index == 0 else None)
+        inbox_store = store if index == 0 else None
+        _ingest_batch(con, batch, report, now, max_age, max_future, inbox_store, typed)
     return report
 
 
@@ -241,6 +358,7 @@ def _ingest_batch(
     max_age: timedelta,
     max_future: timedelta,
     store: sa.Engine | None,
+    typed: bool,
 ) -> None:
     """One ingest run: stage, validate, classify and insert these files' events (and the
     inbox's, from `store`), adding what it did to `report`."""
@@ -259,13 +377,27 @@ def _ingest_batch(
     staged: list[LandingFile] = []
     for file in files:
         try:
-            _stage(con, file)
+            _stage(con, file, typed)
             staged.append(file)
         except duckdb.Error as error:
             unreadable[file] = str(error).splitlines()[0][:500]
     inbox_seq = (
         inbox.stage_new_rows(con, store, inbox.watermark(con)) if store is not None else None
     )
+    # validation and classification fill temp tables only (and this is the one process that
+    # writes raw.*): outside the transaction, so that reading refused rows' text again from
+    # their files, which may fail, cannot abort it
+    con.execute(
+        load_sql(SQL_DIR, "validate_landing_lines"),
+        {
+            "now": now_naive,
+            "max_age": int(max_age.total_seconds()),
+            "max_future": int(max_future.total_seconds()),
+            **sql_rules(max_future),
+        },
+    )
+    con.execute(load_sql(SQL_DIR, "classify_landing_events"))
+    _write_refused_lines(con, staged)
     con.execute("begin transaction")
     try:
         for file, error in unreadable.items():
@@ -280,16 +412,6 @@ def _ingest_batch(
                 ],
             )
             _record_file(con, file, "rejected", (0, 0, 1, 0), run_id, now_naive)
-        con.execute(
-            load_sql(SQL_DIR, "validate_landing_lines"),
-            {
-                "now": now_naive,
-                "max_age": int(max_age.total_seconds()),
-                "max_future": int(max_future.total_seconds()),
-                **sql_rules(max_future),
-            },
-        )
-        con.execute(load_sql(SQL_DIR, "classify_landing_events"))
         con.execute(EVENT_ID_MACRO)
         con.execute(load_sql(SQL_DIR, "insert_new_events"), [run_id, now_naive])
         con.execute(load_sql(SQL_DIR, "insert_rejects"), [run_id, now_naive])

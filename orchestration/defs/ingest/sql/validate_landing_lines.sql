@@ -1,8 +1,10 @@
 -- Parse and validate every landing line; each gets either a typed event or a reject reason.
 -- $now (UTC timestamp), $max_age and $max_future (seconds): API inbox events are judged
--- against the instant they were received, landing files against now. $max_…, $blank,
+-- against the instant they were received, landing files against now. $max_…, $blank_pattern,
 -- $timestamp_pattern, $key_forbidden and $reason_…: the event contract's limits and reasons
 -- (core/event_body.py, sql_rules), which the write API checks in the same order.
+-- JSONL lines and the API inbox's bodies (landing_lines) are parsed here; CSV and Parquet rows
+-- come already split into the same fields (landing_typed_fields).
 create or replace temp table landing_checked as
 with valid_json as (
     select
@@ -36,7 +38,7 @@ extracted as (
     from parsed
 ),
 
-fields as (
+json_fields as (
     select
         organization_id,
         source_file,
@@ -62,7 +64,19 @@ fields as (
         body_types[8] as value_json,
         body_texts[8] as event_string,
         body_types[9] as metadata_json,
-        metadata,
+        metadata
+    from extracted
+),
+
+fields as (
+    select * from json_fields
+    union all by name
+    select * from landing_typed_fields
+),
+
+with_metadata as (
+    select
+        *,
         -- metadata is valid JSON here; on anything but an object these read null
         json_type(metadata, [
             '$.model', '$.provider', '$.feature', '$.inputTokens', '$.outputTokens',
@@ -72,7 +86,7 @@ fields as (
             '$.model', '$.provider', '$.feature', '$.inputTokens', '$.outputTokens',
             '$.cacheReadTokens', '$.cacheWriteTokens', '$.reasoningTokens'
         ]) as metadata_texts
-    from extracted
+    from fields
 ),
 
 typed as (
@@ -97,7 +111,7 @@ typed as (
         list_transform(
             metadata_texts[4:8], lambda tokens: try_cast(tokens as double)
         ) as split_doubles
-    from fields
+    from with_metadata
 ),
 
 checked as (
@@ -106,11 +120,11 @@ checked as (
         case
             when not is_object then $reason_not_object
             when coalesce(event_type_json, 'MISSING') <> 'VARCHAR'
-                or trim(event_type, $blank) = ''
+                or regexp_full_match(event_type, $blank_pattern)
                 then $reason_event_type_required
             when length(event_type) > $max_name_chars then $reason_event_type_length
             when coalesce(metric_name_json, 'MISSING') <> 'VARCHAR'
-                or trim(metric_name, $blank) = ''
+                or regexp_full_match(metric_name, $blank_pattern)
                 then $reason_metric_name_required
             when length(metric_name) > $max_name_chars then $reason_metric_name_length
             when quantity_json not in ('UBIGINT', 'BIGINT', 'DOUBLE') or quantity_json is null
@@ -121,7 +135,7 @@ checked as (
             when key_json is not null and key_json not in ('VARCHAR', 'NULL')
                 then $reason_key_type
             when length(idempotency_key) > $max_key_chars
-                or trim(idempotency_key, $blank) = ''
+                or regexp_full_match(idempotency_key, $blank_pattern)
                 then $reason_key_length
             when regexp_matches(idempotency_key, $key_forbidden) then $reason_key_control
             when timestamp_json is not null and timestamp_json not in ('VARCHAR', 'NULL')
