@@ -10,8 +10,10 @@ each cost endpoint's answer aggregated from the raw events per request → the n
 1% new events and the incremental build (marginal ratio), then 1% more (its publish recycles
 the first snapshot: the home keeps 2) → metric values with 10,000 acknowledged but unbuilt
 events, each answer checked against the oracle (metric_values.py) → limit status checks of
-each kind, each usage checked against an oracle (limits.py). Then once: the ingest API
-(wrk).
+each kind, each usage checked against an oracle (limits.py) → the long-lived builder (`tallyhouse build
+--watch` beside the API): micro-builds of 1,000 events and the freshness of events posted
+through the API (builder.py). Then once: the ingest API (wrk). Last, the issue's targets, each
+with its figure from this run (`targets`).
 Printed as tables and written to benchmarks/results/run.json.
 
 The pandas script holds every event in memory (~3.5 GB per million); above
@@ -27,10 +29,12 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import tempfile
 import time
 
 import psutil
+from builder import measure as measure_builder
 from floor import run_floor, run_pandas
 from harness import (
     add_new_events,
@@ -71,7 +75,8 @@ def measure_size(events: int, options: argparse.Namespace) -> dict[str, object]:
         floor = run_floor(home, env)
         pandas = run_pandas(home, env) if events <= options.pandas_max_events else None
         reads = []
-        if events <= options.reads_max_events:
+        loaded = events <= options.reads_max_events and not options.builds_only
+        if loaded:
             print(f"[{events:,}] read API", flush=True)
             reads = measure_reads(
                 home, env, metric_ids, seconds=options.seconds, connections=options.connections,
@@ -87,8 +92,8 @@ def measure_size(events: int, options: argparse.Namespace) -> dict[str, object]:
         # home that has built a few times does; the first +1% copies the served one
         add_new_events(home, events // 100, tag="again", seed=3)
         again_s, _ = _build(env)
-        metric_values, limits = [], []
-        if events <= options.reads_max_events:  # last: its unbuilt events are never built
+        metric_values, limits, builder = [], [], []
+        if loaded:  # its unbuilt events are never built
             print(f"[{events:,}] metric values with unbuilt events", flush=True)
             metric_values = measure_metric_values(
                 home, env, metric_ids, unbuilt=10_000, seconds=options.seconds,
@@ -98,6 +103,12 @@ def measure_size(events: int, options: argparse.Namespace) -> dict[str, object]:
             limits = measure_limits(
                 home, env, metric_ids, unbuilt=10_000, seconds=options.seconds,
                 connections=options.connections, workers=options.workers,
+            )  # fmt: skip
+        if events <= options.reads_max_events:  # last: it builds the events posted above
+            print(f"[{events:,}] the long-lived builder", flush=True)
+            builder = measure_builder(
+                home, env, micro=options.micro, micro_events=1_000, fresh=options.fresh,
+                workers=options.workers,
             )  # fmt: skip
     finally:
         if not options.keep:
@@ -129,8 +140,45 @@ def measure_size(events: int, options: argparse.Namespace) -> dict[str, object]:
         "read_api": reads,
         "metric_values": metric_values,
         "limits": limits,
+        "builder": builder,
         "home": home if options.keep else None,
     }
+
+
+def _at(sizes: list[dict], events: int) -> dict | None:
+    return next((size for size in sizes if size["events"] == events), None)
+
+
+def targets(sizes: list[dict]) -> list[dict[str, object]]:
+    """The build-speed targets (docs: benchmarks/README.md), each with this run's figure."""
+    rows = []
+
+    def row(target: str, limit: float, figure: float | None, at_most: bool = True) -> None:
+        met = None if figure is None else (figure <= limit if at_most else figure >= limit)
+        sign = "≤" if at_most else "≥"
+        rows.append({
+            "target": f"{target} {sign} {limit:g}", "figure": "-" if figure is None else figure,
+            "met": "-" if met is None else ("met" if met else "missed"),
+        })  # fmt: skip
+
+    for events, limit in ((10_000_000, 2.0), (1_000_000, 4.0)):
+        size = _at(sizes, events)
+        row(f"cold build / floor at {events:,}", limit, size and size["floor"]["build_vs_floor"])
+    size = _at(sizes, 1_000_000)
+    pandas = size and size["pandas"].get("pandas_vs_build")
+    row("pandas / cold build at 1,000,000", 2, pandas, at_most=False)
+    size = _at(sizes, 10_000_000)
+    row("+1% marginal ratio at 10,000,000", 0.05, size and size["build"]["marginal_ratio"])
+    builds = [r for r in (size or {}).get("builder", []) if r["what"] == "micro-build"]
+    row("micro-build (s) at 10,000,000", 5, max((r["build_s"] for r in builds), default=None))
+    fresh = [r for r in (size or {}).get("builder", []) if "p95_s" in r]
+    row("freshness p95 (s) at 10,000,000", 30, fresh[0]["p95_s"] if fresh else None)
+    for size in sizes:
+        row(f"no-op build (s) at {size['events']:,}", 2, size["build"]["noop_build_s"])
+    for size in sizes:
+        peak = max(size["build"][k] for k in ("cold_peak_rss_mb", "plus_1pct_peak_rss_mb"))
+        row(f"peak memory (MB) at {size['events']:,}", 2048, peak)
+    return rows
 
 
 def main() -> None:
@@ -144,7 +192,15 @@ def main() -> None:
     parser.add_argument("--raw-repeats", type=int, default=3, help="raw answers per endpoint")
     parser.add_argument("--pandas-max-events", type=int, default=2_000_000)
     parser.add_argument("--reads-max-events", type=int, default=10_000_000)
+    parser.add_argument(
+        "--builds-only",
+        action="store_true",
+        help="leave out the read API, metric values and limits (the builds, floor, pandas and "
+        "the long-lived builder only: every figure of the build-speed targets)",
+    )
     parser.add_argument("--skip-ingest", action="store_true", help="leave out the ingest API")
+    parser.add_argument("--micro", type=int, default=3, help="the builder's micro-builds")
+    parser.add_argument("--fresh", type=int, default=20, help="events timed to be served")
     parser.add_argument("--work-dir", default=None, help="where homes are made (default: tmp)")
     parser.add_argument("--keep", action="store_true", help="keep each size's home")
     parser.add_argument(
@@ -160,7 +216,11 @@ def main() -> None:
         figures = sizes[-1].items()
         print(
             json.dumps(
-                {k: v for k, v in figures if k not in ("read_api", "metric_values", "limits")}
+                {
+                    k: v
+                    for k, v in figures
+                    if k not in ("read_api", "metric_values", "limits", "builder")
+                }
             )
         )
     ingest = (
@@ -186,13 +246,20 @@ def main() -> None:
     print_table([{"events": s["events"], **row} for s in sizes for row in s["metric_values"]])
     print()
     print_table([{"events": s["events"], **row} for s in sizes for row in s["limits"]])
+    print()
+    print_table([{"events": s["events"], **row} for s in sizes for row in s["builder"]])
     if ingest:
         print()
         print_table(ingest)
+    print()
+    print_table(targets(sizes))
     path = write_json(
         "run",
         {
             "started": started,
+            "commit": subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+            ).stdout.strip(),
             "machine": {
                 "cpus": os.cpu_count(),
                 "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
@@ -200,6 +267,7 @@ def main() -> None:
             },
             "sizes": sizes,
             "ingest_api": ingest,
+            "targets": targets(sizes),
         },
     )
     print(f"\nwritten to {path}")

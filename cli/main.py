@@ -90,6 +90,18 @@ def build(
             "step (and the log in $TALLYHOUSE_HOME/logs/).",
         ),
     ] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="Stay running: build now, then whenever landing files, the API inbox or "
+            "anything else a build reads changes (docs/operations.md#the-long-lived-builder).",
+        ),
+    ] = False,
+    debounce: Annotated[
+        float,
+        typer.Option(help="With --watch: seconds a change must hold still before a build."),
+    ] = 1.0,
 ) -> None:
     """Ingest new landing data, build the marts with dbt, publish a serving snapshot."""
     if engine is not None:
@@ -100,6 +112,9 @@ def build(
         os.environ["TALLYHOUSE_FULL_REFRESH"] = "true"
     if dry_run:
         _plan(always_run)
+        return
+    if watch:
+        _watch(verbose=verbose, debounce=debounce)
         return
     summary = _build(skip_unchanged=not always_run, verbose=verbose)
     if not summary.success:
@@ -123,11 +138,49 @@ def _usd(amount: str | None) -> str:
     return "0.00" if amount is None else f"{Decimal(amount):,.2f}"
 
 
-def _build(*, skip_unchanged: bool = True, verbose: bool = False):
+def _watch(*, verbose: bool, debounce: float) -> None:
+    """Build now and whenever the sources change, until SIGTERM or Ctrl-C. SIGTERM lets a build
+    under way finish first: each build runs in a thread of its own, where Dagster leaves the
+    process's signal handlers alone (in the main thread its run maps SIGTERM to an interrupt).
+    Ctrl-C, or a kill, cuts a build short, crash-safe as any build is."""
+    import signal
+    import threading
+
+    from orchestration.watch import WatchTiming, watch
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    settings = get_settings()
+    timing = WatchTiming(debounce=debounce)
+
+    def waiting() -> None:
+        console.print(
+            f"watching {settings.landing_dir}, the API inbox and the build's other sources: "
+            f"a build when they change (still for {timing.debounce:g} s, or changing for "
+            f"{timing.max_delay:g} s)"
+        )
+
+    def build(current) -> None:
+        thread = threading.Thread(
+            target=_build, kwargs={"verbose": verbose, "settings": current}, daemon=True
+        )
+        thread.start()
+        while thread.is_alive():  # the main thread stays free to take signals
+            thread.join(0.2)
+
+    try:
+        builds = watch(get_settings, build, timing=timing, stop=stop, on_wait=waiting)
+    except KeyboardInterrupt:
+        console.print("stopped")
+        raise typer.Exit(code=130) from None
+    console.print(f"stopped after {builds} builds")
+
+
+def _build(*, skip_unchanged: bool = True, verbose: bool = False, settings=None):
     from orchestration.build import run_build
     from orchestration.lib.progress import listening
 
-    settings = get_settings()
+    settings = settings or get_settings()
     console.print(
         f"building the warehouse in {settings.root} (Dagster run view: dagster dev -w workspace.yaml)"
     )
@@ -149,8 +202,10 @@ def _build(*, skip_unchanged: bool = True, verbose: bool = False):
                 console.print(f"  {step:<44} {mark} {took:6.1f} s")
             status.update(f"running {', '.join(running) or '…'}")
 
+        started = time.monotonic()
         with listening(show):
             summary = run_build(settings, skip_unchanged=skip_unchanged, log_file=log_file)
+        took = time.monotonic() - started
     if log_file is not None and log_file.exists():
         console.print(f"full log (Dagster's events, dbt's output): {log_file}")
     if summary.run_skipped:
@@ -164,7 +219,7 @@ def _build(*, skip_unchanged: bool = True, verbose: bool = False):
         return summary
     status = "[green]succeeded[/green]" if summary.success else "[red]failed[/red]"
     console.print(
-        f"build {summary.run_id[:8]} {status}: {summary.files_ingested} new files "
+        f"build {summary.run_id[:8]} {status} in {took:.1f} s: {summary.files_ingested} new files "
         f"({summary.files_skipped} already ingested), {summary.events_ingested:,} events ingested, "
         f"{summary.events_rejected:,} rejected, {summary.duplicates:,} duplicates; "
         f"{summary.events_total:,} events in the warehouse, total cost ${_usd(summary.cost_usd_total)}"

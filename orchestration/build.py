@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +22,8 @@ from orchestration.lib.build_state import (
     unchanged_since_last_build,
     warehouse_state,
 )
+
+BUILD_LOCK_FILE = "build.lock"
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,24 @@ def run_build(
     `skip_unchanged`, first compare the build's sources with the last successful build's: when
     nothing changed and its snapshot is still served, start no run and return its figures
     (orchestration/lib/build_state.py)."""
+    with _one_build_at_a_time(settings):
+        return _run_build(settings, skip_unchanged, log_file)
+
+
+@contextlib.contextmanager
+def _one_build_at_a_time(settings: Settings) -> Iterator[None]:
+    """Builds of one home run one after another, whichever process starts them (a long-lived
+    builder and a `tallyhouse build` beside it): the second waits for the first."""
+    settings.root.mkdir(parents=True, exist_ok=True)
+    with open(settings.root / BUILD_LOCK_FILE, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _run_build(settings: Settings, skip_unchanged: bool, log_file: Path | None) -> BuildSummary:
     parts = source_parts(settings, settings.clock())
     digest = digest_of(parts)
     if skip_unchanged and not settings.full_refresh:

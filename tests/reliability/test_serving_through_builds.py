@@ -355,3 +355,62 @@ def test_builds_killed_during_dbt_and_during_publish_lose_nothing(home_copy):
     assert len(facts) == len(oracle)
     assert {(org, key): cost_usd for org, key, cost_usd in facts} == oracle
     print(f"{len(load.answers)} requests during two killed builds and one whole: 0 failed")
+
+
+def _start_watching(env: dict[str, str], output: Path) -> subprocess.Popen:
+    """`tallyhouse build --watch` in its own process group, its output to `output`."""
+    with output.open("a") as out:
+        return subprocess.Popen(
+            [TALLYHOUSE, "build", "--watch", "--debounce", "0.5"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _served_costs(settings: Settings) -> list[tuple[str, str, Decimal]]:
+    with duckdb.connect(str(settings.current_snapshot), read_only=True) as snapshot:
+        return snapshot.execute(
+            "select organization_id, idempotency_key, cost_usd from fct_usage_costs"
+        ).fetchall()
+
+
+def test_a_watching_builder_killed_during_dbt_loses_nothing(home_copy, tmp_path):
+    """The long-lived builder, killed (-9) while its dbt builds the marts; the next one builds
+    what the first had started and the events that came after it, each event once."""
+    settings = home_copy
+    env = _env(settings)
+    output = tmp_path / "watch.log"
+    _add_events(settings, "watched", 3)  # 3 x $1.25
+    watcher = _start_watching(env, output)
+    try:
+        building = _dbt_building_marts(time.time(), settings.dbt_invocations_dir)
+        _wait_for(building, "the builder's dbt building the marts", watcher, 0.05)
+    finally:
+        os.killpg(watcher.pid, signal.SIGKILL)
+        watcher.wait(timeout=30)
+    _add_events(settings, "watched-later", 2)  # while no builder runs
+    oracle = {k: e.cost_usd for k, e in expected_events(settings.landing_dir).items()}
+    watcher = _start_watching(env, output)
+    try:
+        deadline = time.monotonic() + 180
+        while len(_served_costs(settings)) != len(oracle):
+            assert watcher.poll() is None, output.read_text()[-3000:]
+            assert time.monotonic() < deadline, output.read_text()[-3000:]
+            time.sleep(0.5)
+        # a file landing while it watches is built in the next build, without a restart
+        _add_events(settings, "watched-live", 1)
+        oracle = {k: e.cost_usd for k, e in expected_events(settings.landing_dir).items()}
+        while len(_served_costs(settings)) != len(oracle):
+            assert watcher.poll() is None, output.read_text()[-3000:]
+            assert time.monotonic() < deadline, output.read_text()[-3000:]
+            time.sleep(0.2)
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        watcher.wait(timeout=120)
+    assert watcher.returncode == 0, output.read_text()[-3000:]
+    assert "stopped after 2 builds" in output.read_text()
+    facts = _served_costs(settings)
+    assert len(facts) == len(oracle)
+    assert {(org, key): cost_usd for org, key, cost_usd in facts} == oracle
