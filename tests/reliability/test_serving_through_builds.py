@@ -408,7 +408,11 @@ def test_a_watching_builder_killed_during_dbt_loses_nothing(home_copy, tmp_path)
             time.sleep(0.2)
     finally:
         watcher.send_signal(signal.SIGTERM)
-        watcher.wait(timeout=120)
+        try:
+            watcher.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(watcher.pid, signal.SIGKILL)
+            raise
     assert watcher.returncode == 0, output.read_text()[-3000:]
     assert "stopped after 2 builds" in output.read_text()
     facts = _served_costs(settings)
