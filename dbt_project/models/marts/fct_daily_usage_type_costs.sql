@@ -23,9 +23,15 @@ timezones as (
     select * from {{ ref('stg_tallyhouse__organization_timezones') }}
 ),
 
+-- each event's parts, with the event's columns (one join of the parts to their events)
 parts as (
     select
-        usage_costs.event_id,
+        usage_costs.organization_id,
+        usage_costs.event_at,
+        usage_costs.model,
+        usage_costs.provider,
+        usage_costs.feature,
+        usage_costs.ingest_run_id,
         components.usage_type,
         components.quantity as units,
         coalesce(components.cost_usd, 0) as cost_usd
@@ -34,7 +40,12 @@ parts as (
     where usage_costs.pricing_status != 'caller_cost'
     union all
     select
-        event_id,
+        organization_id,
+        event_at,
+        model,
+        provider,
+        feature,
+        ingest_run_id,
         'caller_cost' as usage_type,
         1 as units,
         cost_usd
@@ -44,18 +55,17 @@ parts as (
 
 dated as (
     select
-        usage_costs.organization_id,
-        {{ local_date('usage_costs.event_at', "coalesce(timezones.timezone, 'UTC')") }} as local_date,
-        usage_costs.model,
-        usage_costs.provider,
-        usage_costs.feature,
-        usage_costs.ingest_run_id,
+        parts.organization_id,
+        {{ local_date('parts.event_at', "coalesce(timezones.timezone, 'UTC')") }} as local_date,
+        parts.model,
+        parts.provider,
+        parts.feature,
+        parts.ingest_run_id,
         parts.usage_type,
         parts.units,
         parts.cost_usd
     from parts
-    inner join usage_costs on parts.event_id = usage_costs.event_id
-    left join timezones on usage_costs.organization_id = timezones.organization_id
+    left join timezones on parts.organization_id = timezones.organization_id
 ),
 
 fresh as (
