@@ -31,5 +31,13 @@ select
     source_file,
     line_number as source_line,
     $1 as ingest_run_id
-from landing_classified
-where outcome = 'new';
+from landing_checked as checked
+where
+    checked.reject_reason is null
+    and not exists (
+        select 1
+        from landing_not_new as not_new
+        where
+            not_new.source_file = checked.source_file
+            and not_new.line_number = checked.line_number
+    );

@@ -19,7 +19,7 @@ with refused as (
         line_number,
         'idempotencyKey: already used for a different event' as reason,
         raw_line
-    from landing_classified
+    from landing_not_new
     where outcome = 'conflict'
 )
 

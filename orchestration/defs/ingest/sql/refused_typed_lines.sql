@@ -9,5 +9,5 @@ union all
 select
     source_file,
     line_number
-from landing_classified
+from landing_not_new
 where outcome = 'conflict' and raw_line is null;
