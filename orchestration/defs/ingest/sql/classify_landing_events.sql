@@ -38,8 +38,8 @@ ranked as (
     from valid
     inner join repeated
         on
-            valid.organization_id = repeated.organization_id
-            and valid.idempotency_key = repeated.idempotency_key
+        valid.organization_id = repeated.organization_id
+        and valid.idempotency_key = repeated.idempotency_key
 ),
 
 stored as (
@@ -49,8 +49,8 @@ stored as (
     from valid
     inner join raw.usage_events as existing
         on
-            valid.organization_id = existing.organization_id
-            and valid.idempotency_key = existing.idempotency_key
+        valid.organization_id = existing.organization_id
+        and valid.idempotency_key = existing.idempotency_key
 )
 
 select
@@ -72,8 +72,8 @@ where
     key_rank > 1
     and not exists (
         select 1
-        from raw.usage_events as existing
+        from stored
         where
-            existing.organization_id = ranked.organization_id
-            and existing.idempotency_key = ranked.idempotency_key
+            stored.organization_id = ranked.organization_id
+            and stored.idempotency_key = ranked.idempotency_key
     );
