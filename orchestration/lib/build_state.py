@@ -52,9 +52,15 @@ from core.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
 from core.sql import load_sql
 
 APPEND_ONLY_RAW_TABLES = frozenset({"usage_events", "rejected_events", "landing_files"})
-# the ledger of runs and tested builds, and a cache of file hashes
+# the ledger of runs, tested builds and the anomaly mart's builds, and a cache of file hashes
 LEDGER_RAW_TABLES = frozenset(
-    {"ingest_runs", "tested_builds", "static_model_builds", "landing_file_hashes"}
+    {
+        "ingest_runs",
+        "tested_builds",
+        "static_model_builds",
+        "landing_file_hashes",
+        "cost_anomaly_builds",
+    }
 )
 # columns that change with every build without changing what dbt builds
 VOLATILE_COLUMNS = frozenset({"exported_at"})

@@ -7,11 +7,32 @@
 -- it is above 3.5. When MAD is 0 the scale is 1.253314 × the mean of |xᵢ − m|; when that is 0
 -- too, any departure is here, with no score. The minimum impact in dollars is the reader's
 -- (the API's min_impact). Every comparison is exact in DECIMAL; the score is a DOUBLE.
+-- On the embedded warehouse an incremental build builds again only the days whose rows can
+-- change, per organization from `from_day` (macros/anomalies.sql); any other build, all days.
+{{ config(
+    materialized=rollup_materialization(),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_anomaly_days_to_rebuild() }}",
+    post_hook="{{ record_anomaly_builds() }}"
+) }}
 {%- set dimensions = {
     'organization': none, 'model': 'model', 'provider': 'provider', 'feature': 'feature',
     'end_user': 'end_user_id'} %}
-with daily_costs as (
+with all_daily_costs as (
     select * from {{ ref('fct_daily_costs') }}
+),
+
+rebuild as (
+    {{ anomaly_days_to_rebuild('all_daily_costs', anomalies_rebuild_days()) }}
+),
+
+-- the days to build and the 8 weeks before them
+daily_costs as (
+    select all_daily_costs.*
+    from all_daily_costs
+    inner join rebuild on all_daily_costs.organization_id = rebuild.organization_id
+    where all_daily_costs.cost_date >= cast({{ dbt.dateadd('day', -56, 'rebuild.from_day') }} as date)
 ),
 
 bounds as (
@@ -19,7 +40,7 @@ bounds as (
         organization_id,
         min(cost_date) as first_day,
         max(cost_date) as last_day
-    from daily_costs
+    from all_daily_costs
     group by organization_id
 ),
 
@@ -53,7 +74,10 @@ candidates as (
     from segment_costs
     cross join weeks
     inner join bounds on segment_costs.organization_id = bounds.organization_id
-    where cast({{ dbt.dateadd('day', '7 * weeks.week', 'segment_costs.cost_date') }} as date) <= bounds.last_day
+    inner join rebuild on segment_costs.organization_id = rebuild.organization_id
+    where
+        cast({{ dbt.dateadd('day', '7 * weeks.week', 'segment_costs.cost_date') }} as date)
+        between rebuild.from_day and bounds.last_day
 ),
 
 -- the same weekday 1 – 8 weeks back, within the organization's history
