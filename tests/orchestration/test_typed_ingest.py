@@ -161,7 +161,7 @@ def tables(draw) -> pa.Table:
         kind = draw(st.sampled_from(["absent", "string", *COLUMNS]))
         if kind == "absent":
             continue
-        arrow_type, values = COLUMNS["string" if kind == "absent" else kind]
+        arrow_type, values = COLUMNS[kind]
         fields.append(pa.field(name, arrow_type))
         data[name] = draw(st.lists(st.one_of(st.none(), values), min_size=rows, max_size=rows))
     if not fields:

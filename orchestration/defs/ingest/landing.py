@@ -170,17 +170,19 @@ def _columns(con: duckdb.DuckDBPyConnection, file: LandingFile) -> dict[str, str
     return {row[0]: row[1] for row in described.fetchall() if row[0] in BODY_FIELDS}
 
 
+def _json_cell(column: str) -> str:
+    """A text cell of a JSON-valued field as JSON: the JSON it holds, or else a string."""
+    return f"case when json_valid({column}) then json({column}) else to_json({column}) end"
+
+
 def _json_body(columns: Mapping[str, str]) -> str:
     """A row of the file as JSON text: what its row stands for, field by field."""
     parts = []
     for name, column_type in columns.items():
         # identifiers from the fixed list of body fields, never from the file
         column = f'"{name}"'
-        if name in JSON_VALUED and column_type == "VARCHAR":
-            value = f"case when json_valid({column}) then json({column}) else to_json({column}) end"
-        else:
-            value = column
-        parts.append(f"'{name}', {value}")
+        json_text = name in JSON_VALUED and column_type == "VARCHAR"
+        parts.append(f"'{name}', {_json_cell(column) if json_text else column}")
     # a null cell reads like an absent field: validation treats JSON null as missing
     return f"json_object({', '.join(parts)})::varchar" if parts else "'{}'"
 
@@ -193,7 +195,7 @@ def _typed_field(name: str, column_type: str | None) -> tuple[str, str] | None:
         return "null", "null"
     if name == "metadata":
         if column_type == "VARCHAR":  # JSON text, or a plain string (refused: not an object)
-            value = f"case when json_valid({column}) then json({column}) else to_json({column}) end"
+            value = _json_cell(column)
         elif column_type.startswith("STRUCT("):
             value = f"to_json({column})"
         else:
