@@ -27,6 +27,7 @@ from core.settings import DBT_PROJECT_DIR
 _LOCK = threading.Lock()  # one dbt invocation at a time in this process
 _MANIFESTS: dict[str, Any] = {}  # the last parse, by code, variables and target
 _DONE = object()
+_DEBUG_LEVELS = frozenset({"debug", "test"})
 
 
 def _manifest(key: str, parse_args: list[str]):
@@ -91,6 +92,12 @@ class InProcessDbtInvocation(DbtCliInvocation):
         if kept.exists() and not (self.target_path / PARTIAL_PARSE_FILE_NAME).exists():
             shutil.copy(kept, self.target_path / PARTIAL_PARSE_FILE_NAME)
 
+        def forward(message) -> None:
+            # what the subprocess prints at its stdout's level (info); its debug events (each
+            # query, each connection) go to this invocation's dbt.log only
+            if message.info.level not in _DEBUG_LEVELS:
+                self._events.put(msg_to_dict(message))
+
         def run() -> None:
             from dbt.cli.main import dbtRunner
 
@@ -98,10 +105,7 @@ class InProcessDbtInvocation(DbtCliInvocation):
                 with _LOCK:
                     try:
                         manifest = _manifest(self.manifest_key, parse_args)
-                        runner = dbtRunner(
-                            manifest=manifest,
-                            callbacks=[lambda m: self._events.put(msg_to_dict(m))],
-                        )
+                        runner = dbtRunner(manifest=manifest, callbacks=[forward])
                         result = runner.invoke(self.dbt_args)
                         self._success, self._exception = result.success, result.exception
                     finally:

@@ -1,5 +1,6 @@
 """A real server keeps answering, from one snapshot per answer, while builds publish one after
-another, and while builds are killed (-9) during dbt and during publish."""
+another, and while builds (the long-lived builder among them) are killed (-9) during dbt and
+during publish."""
 
 from __future__ import annotations
 
@@ -156,8 +157,7 @@ def _before(settings: Settings) -> tuple[dict[str, str], str, Decimal, Decimal, 
     """The server's environment, a reading key, acme's oracle costs (month, today) and the
     snapshot served before any build of the test."""
     month, today = _expected(settings)
-    served = Path(os.path.realpath(settings.current_snapshot)).stem
-    return _env(settings), _key(settings), month, today, served
+    return _env(settings), _key(settings), month, today, _served_version(settings)
 
 
 def _budget(base: str, settings: Settings, receiver: Receiver) -> tuple[dict, str, dict]:
@@ -320,43 +320,6 @@ def _record_through_the_api(base: str, settings: Settings, count: int) -> set[tu
     return {("acme", e["idempotencyKey"]) for e in events}
 
 
-def test_builds_killed_during_dbt_and_during_publish_lose_nothing(home_copy):
-    settings = home_copy
-    env, key, month, today, served = _before(settings)
-    expected = {served: (cents(month), cents(today))}
-    snapshots = settings.serving_dir / "snapshots"
-    _add_events(settings, "after-crash", 3)  # 3 x $1.25 in a landing file
-    with subprocess_server.running(env, workers=2) as base, Load(base, key) as load:
-        through_api = _record_through_the_api(base, settings, 4)  # 4 x $0.50 in the store
-        dbt_building = _dbt_building_marts(time.time(), settings.dbt_invocations_dir)
-        _kill_build_when(env, dbt_building, "dbt building the marts", interval=0.05)
-        _kill_build_when_file(env, str(snapshots / "*.building"), "publish")
-        assert Path(os.path.realpath(settings.current_snapshot)).stem == served
-        time.sleep(0.5)
-        version = _build(env)
-        added = Decimal("3.75") + Decimal("2.00")
-        expected[version] = (cents(month + added), cents(today + added))
-        time.sleep(1)
-    per_version = _check_answers(load, expected)
-    assert set(per_version) == {served, version}
-    # the landing files, the API's landing store and the served marts agree exactly: every
-    # event once, every cost to the cent
-    oracle = {k: e.cost_usd for k, e in expected_events(settings.landing_dir).items()}
-    oracle |= dict.fromkeys(through_api, Decimal("0.5"))
-    with engine_for(settings.control_store_url).connect() as store:
-        stored = set(store.execute(
-            sa.select(landing_events.c.organization_id, landing_events.c.idempotency_key)
-        ).all())  # fmt: skip
-    assert stored == through_api
-    with duckdb.connect(str(settings.current_snapshot), read_only=True) as snapshot:
-        facts = snapshot.execute(
-            "select organization_id, idempotency_key, cost_usd from fct_usage_costs"
-        ).fetchall()
-    assert len(facts) == len(oracle)
-    assert {(org, key): cost_usd for org, key, cost_usd in facts} == oracle
-    print(f"{len(load.answers)} requests during two killed builds and one whole: 0 failed")
-
-
 def _start_watching(env: dict[str, str], output: Path) -> subprocess.Popen:
     """`tallyhouse build --watch` in its own process group, its output to `output`."""
     with output.open("a") as out:
@@ -376,45 +339,75 @@ def _served_costs(settings: Settings) -> list[tuple[str, str, Decimal]]:
         ).fetchall()
 
 
-def test_a_watching_builder_killed_during_dbt_loses_nothing(home_copy, tmp_path):
-    """The long-lived builder, killed (-9) while its dbt builds the marts; the next one builds
-    what the first had started and the events that came after it, each event once."""
+def _served_version(settings: Settings) -> str:
+    return Path(os.path.realpath(settings.current_snapshot)).stem
+
+
+def _wait_for_a_new_version(settings: Settings, served: str, watcher, output: Path) -> str:
+    """The version the watching builder publishes after `served`."""
+    deadline = time.monotonic() + 180
+    while (version := _served_version(settings)) == served:
+        assert watcher.poll() is None, output.read_text()[-3000:]
+        assert time.monotonic() < deadline, output.read_text()[-3000:]
+        time.sleep(0.1)
+    return version
+
+
+def test_builds_killed_during_dbt_and_during_publish_lose_nothing(home_copy, tmp_path):
+    """The long-lived builder killed (-9) while its dbt builds the marts, then a `tallyhouse
+    build` killed during its publish; the next builder builds what they had started and what
+    came after, then a file that lands while it watches, and stops at SIGTERM after that
+    build. Each event once, and every answer meanwhile whole, from one snapshot."""
     settings = home_copy
-    env = _env(settings)
+    env, key, month, today, served = _before(settings)
+    expected = {served: (cents(month), cents(today))}
+    snapshots = settings.serving_dir / "snapshots"
     output = tmp_path / "watch.log"
-    _add_events(settings, "watched", 3)  # 3 x $1.25
-    watcher = _start_watching(env, output)
-    try:
-        building = _dbt_building_marts(time.time(), settings.dbt_invocations_dir)
-        _wait_for(building, "the builder's dbt building the marts", watcher, 0.05)
-    finally:
-        os.killpg(watcher.pid, signal.SIGKILL)
-        watcher.wait(timeout=30)
-    _add_events(settings, "watched-later", 2)  # while no builder runs
-    oracle = {k: e.cost_usd for k, e in expected_events(settings.landing_dir).items()}
-    watcher = _start_watching(env, output)
-    try:
-        deadline = time.monotonic() + 180
-        while len(_served_costs(settings)) != len(oracle):
-            assert watcher.poll() is None, output.read_text()[-3000:]
-            assert time.monotonic() < deadline, output.read_text()[-3000:]
-            time.sleep(0.5)
-        # a file landing while it watches is built in the next build, without a restart
-        _add_events(settings, "watched-live", 1)
-        oracle = {k: e.cost_usd for k, e in expected_events(settings.landing_dir).items()}
-        while len(_served_costs(settings)) != len(oracle):
-            assert watcher.poll() is None, output.read_text()[-3000:]
-            assert time.monotonic() < deadline, output.read_text()[-3000:]
-            time.sleep(0.2)
-    finally:
-        watcher.send_signal(signal.SIGTERM)
+    _add_events(settings, "after-crash", 3)  # 3 x $1.25 in a landing file
+    with subprocess_server.running(env, workers=2) as base, Load(base, key) as load:
+        through_api = _record_through_the_api(base, settings, 4)  # 4 x $0.50 in the store
+        watcher = _start_watching(env, output)
         try:
-            watcher.wait(timeout=120)
-        except subprocess.TimeoutExpired:
+            building = _dbt_building_marts(time.time(), settings.dbt_invocations_dir)
+            _wait_for(building, "the builder's dbt building the marts", watcher, 0.05)
+        finally:
             os.killpg(watcher.pid, signal.SIGKILL)
-            raise
+            watcher.wait(timeout=30)
+        _kill_build_when_file(env, str(snapshots / "*.building"), "publish")
+        assert _served_version(settings) == served
+        time.sleep(0.5)
+        watcher = _start_watching(env, output)
+        try:
+            first = _wait_for_a_new_version(settings, served, watcher, output)
+            added = Decimal("3.75") + Decimal("2.00")
+            expected[first] = (cents(month + added), cents(today + added))
+            # a file landing while it watches is built in the next build, without a restart
+            _add_events(settings, "watched-live", 1)  # $1.25
+            second = _wait_for_a_new_version(settings, first, watcher, output)
+            added += Decimal("1.25")
+            expected[second] = (cents(month + added), cents(today + added))
+        finally:
+            watcher.send_signal(signal.SIGTERM)
+            try:
+                watcher.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                os.killpg(watcher.pid, signal.SIGKILL)
+                raise
+        time.sleep(1)
     assert watcher.returncode == 0, output.read_text()[-3000:]
     assert "stopped after 2 builds" in output.read_text()
+    per_version = _check_answers(load, expected)
+    assert set(per_version) == {served, first, second}
+    # the landing files, the API's landing store and the served marts agree exactly: every
+    # event once, every cost to the cent
+    oracle = {k: e.cost_usd for k, e in expected_events(settings.landing_dir).items()}
+    oracle |= dict.fromkeys(through_api, Decimal("0.5"))
+    with engine_for(settings.control_store_url).connect() as store:
+        stored = set(store.execute(
+            sa.select(landing_events.c.organization_id, landing_events.c.idempotency_key)
+        ).all())  # fmt: skip
+    assert stored == through_api
     facts = _served_costs(settings)
     assert len(facts) == len(oracle)
     assert {(org, key): cost_usd for org, key, cost_usd in facts} == oracle
+    print(f"{len(load.answers)} requests during two killed builds and two whole: 0 failed")
