@@ -52,7 +52,8 @@ from core.settings import DBT_PROJECT_DIR, SEEDS_DIR, Settings
 from core.sql import load_sql
 
 APPEND_ONLY_RAW_TABLES = frozenset({"usage_events", "rejected_events", "landing_files"})
-# the ledger of runs, tested builds and the anomaly mart's builds, and a cache of file hashes
+# the ledger of runs, tested builds, the anomaly mart's builds and the daily mart's checks, and
+# a cache of file hashes
 LEDGER_RAW_TABLES = frozenset(
     {
         "ingest_runs",
@@ -60,6 +61,7 @@ LEDGER_RAW_TABLES = frozenset(
         "static_model_builds",
         "landing_file_hashes",
         "cost_anomaly_builds",
+        "daily_sums_checked",
     }
 )
 # columns that change with every build without changing what dbt builds

@@ -3,7 +3,9 @@ fixture with figures worked out from the landing files, and fail when the marts 
 
 from __future__ import annotations
 
+import json
 import os
+from datetime import date
 from decimal import Decimal
 
 import dagster as dg
@@ -11,6 +13,7 @@ import duckdb
 import pytest
 
 from core.settings import Settings
+from orchestration.build import run_build
 from tests.conftest import FIXTURE_EVENTS, MALFORMED_LINES
 from tests.expected import expected_events
 
@@ -35,6 +38,27 @@ def _publish_and_check(settings: Settings) -> dict[str, dg.AssetCheckEvaluation]
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 
+def _groups(events) -> set[tuple[str, object, str | None]]:
+    return {(e.organization_id, e.event_at.date(), e.end_user_id) for e in events}
+
+
+def _newest_run(settings: Settings) -> int:
+    with duckdb.connect(str(settings.current_snapshot), read_only=True) as snapshot:
+        return snapshot.execute("select max(ingest_run_id) from fct_usage_costs").fetchone()[0]
+
+
+def _add(settings: Settings, name: str, lines: list[tuple[str, str]]) -> None:
+    """Events of acme with a caller-given cost of $2, one per (instant, end user)."""
+    path = settings.landing_dir / "acme" / f"{name}.jsonl"
+    path.write_text("".join(
+        json.dumps({
+            "eventType": "llm_call", "metricName": "tokens", "quantity": 1, "costUsd": 2,
+            "idempotencyKey": f"{name}-{n}", "timestamp": at, "userId": user,
+        }) + "\n"
+        for n, (at, user) in enumerate(lines)
+    ))  # fmt: skip
+
+
 class TestOnTheFixtureBuild:
     def test_every_landing_row_is_a_fact_a_reject_or_a_duplicate(self, built_home):
         settings, summary = built_home
@@ -53,9 +77,14 @@ class TestOnTheFixtureBuild:
     def test_the_daily_mart_sums_to_the_fact(self, built_home):
         settings, summary = built_home
         passed, figures = summary.checks["daily_mart_sums_to_fact"]
-        total = sum(e.cost_usd for e in expected_events(settings.landing_dir).values())
+        events = expected_events(settings.landing_dir).values()
+        total = sum(e.cost_usd for e in events)
         assert passed
+        # the home's first check: every organization, day (UTC: no zones set) and end user
+        assert figures["compared_runs_after"] == -1
+        assert figures["groups_compared"] == len(_groups(events))
         assert figures["groups_differing"] == 0
+        assert figures["daily_events"] == figures["fact_events"] == len(events)
         assert Decimal(figures["daily_cost_usd"]) == Decimal(figures["fact_cost_usd"]) == total
 
     def test_the_unpriced_share_is_counted_over_billable_events(self, built_home):
@@ -73,6 +102,40 @@ class TestOnTheFixtureBuild:
         assert passed == (len(unpriced) / len(billable) <= 0.05)
 
 
+class TestOverTheDaysRunsChanged:
+    def test_a_build_compares_the_days_its_events_touch_and_the_totals(self, home_copy):
+        through = _newest_run(home_copy)
+        _add(home_copy, "later", [
+            ("2026-11-20T10:00:00Z", "user_later"),  # a new end user on a day with others
+            ("2026-11-20T23:59:59Z", "user_later"),
+            ("2026-11-21T00:00:00Z", None),  # the next day, no end user
+        ])  # fmt: skip
+        summary = run_build(home_copy)
+        passed, figures = summary.checks["daily_mart_sums_to_fact"]
+        events = expected_events(home_copy.landing_dir).values()
+        days = {("acme", date(2026, 11, 20)), ("acme", date(2026, 11, 21))}
+        touched = [e for e in events if (e.organization_id, e.event_at.date()) in days]
+        assert passed
+        assert figures["compared_runs_after"] == through
+        assert figures["groups_compared"] == len(_groups(touched))
+        assert figures["groups_differing"] == 0
+        assert figures["daily_events"] == figures["fact_events"] == len(events)
+        total = sum(e.cost_usd for e in events)
+        assert Decimal(figures["daily_cost_usd"]) == Decimal(figures["fact_cost_usd"]) == total
+        # a full refresh rebuilds every daily row: its check compares every day again
+        os.environ["TALLYHOUSE_FULL_REFRESH"] = "true"
+        try:
+            _add(home_copy, "refreshed", [("2026-11-22T08:00:00Z", "user_later")])
+            summary = run_build(home_copy)
+        finally:
+            del os.environ["TALLYHOUSE_FULL_REFRESH"]
+        passed, figures = summary.checks["daily_mart_sums_to_fact"]
+        events = expected_events(home_copy.landing_dir).values()
+        assert passed
+        assert figures["compared_runs_after"] == -1
+        assert figures["groups_compared"] == len(_groups(events))
+
+
 class TestWhenSomethingIsWrong:
     @pytest.fixture
     def warehouse(self, home_copy):
@@ -83,6 +146,7 @@ class TestWhenSomethingIsWrong:
         return execute
 
     def test_a_lost_event_fails_both_counts(self, home_copy, warehouse):
+        events = expected_events(home_copy.landing_dir).values()
         warehouse(
             "delete from marts.fct_usage_costs where event_id = "
             "(select min(event_id) from marts.fct_usage_costs where cost_usd > 0)"
@@ -91,8 +155,41 @@ class TestWhenSomethingIsWrong:
         assert not checks["landing_rows_accounted_for"].passed
         assert checks["landing_rows_accounted_for"].metadata["unaccounted"].value == 1
         assert checks["landing_rows_accounted_for"].severity == dg.AssetCheckSeverity.ERROR
-        assert not checks["daily_mart_sums_to_fact"].passed
-        assert checks["daily_mart_sums_to_fact"].metadata["groups_differing"].value == 1
+        daily = checks["daily_mart_sums_to_fact"]
+        assert not daily.passed
+        # no ingest run since the fixture build's check: no day is compared again, and the
+        # totals tell the event is gone
+        assert daily.metadata["groups_compared"].value == 0
+        assert daily.metadata["daily_events"].value == len(events)
+        assert daily.metadata["fact_events"].value == len(events) - 1
+
+    def test_a_wrong_daily_row_fails_on_a_day_compared_again_and_in_total(
+        self, home_copy, warehouse
+    ):
+        """A daily row of a day that the next build's events touch is compared group by group;
+        one of any other day, by the totals."""
+        through = _newest_run(home_copy)
+        _add(home_copy, "late", [("2026-11-20T10:00:00Z", "user_late")])
+        for day in ("2026-11-20", "2026-10-01"):  # a day the new event touches, and another
+            warehouse(  # one row of acme's day: one more event, a dollar more
+                "update marts.fct_daily_costs set event_count = event_count + 1, "
+                "cost_usd = cost_usd + 1 where daily_cost_id = (select min(daily_cost_id) from "
+                f"marts.fct_daily_costs where organization_id = 'acme' and cost_date = '{day}')"
+            )
+        summary = run_build(home_copy)
+        passed, figures = summary.checks["daily_mart_sums_to_fact"]
+        events = expected_events(home_copy.landing_dir).values()
+        touched = [
+            e
+            for e in events
+            if (e.organization_id, e.event_at.date()) == ("acme", date(2026, 11, 20))
+        ]
+        assert not passed
+        assert figures["compared_runs_after"] == through
+        assert figures["groups_compared"] == len(_groups(touched))
+        assert figures["groups_differing"] == 1
+        assert figures["daily_events"] == figures["fact_events"] + 2
+        assert Decimal(figures["daily_cost_usd"]) == Decimal(figures["fact_cost_usd"]) + 2
 
     def test_an_event_counted_twice_fails_the_landing_count(self, home_copy, warehouse):
         warehouse(

@@ -1,13 +1,15 @@
 """Data checks on every published snapshot, as Dagster asset checks (shown in the run view).
 
 - every landing row is accounted for: one fact, one reject or one duplicate each;
-- the daily mart sums to the event fact, per organization, day and end user;
+- the daily mart sums to the event fact, per organization, day and end user (the days that
+  ingest runs since the last passed check changed) and in total;
 - the share of billable events left unpriced stays under `TALLYHOUSE_UNPRICED_WARN_SHARE`
   (a warning: prices may be missing for a model the apps started using).
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -68,22 +70,65 @@ def landing_rows_accounted_for(tallyhouse: TallyhouseResource) -> dg.AssetCheckR
 @dg.asset_check(
     asset=serving_snapshot,
     description="fct_daily_costs sums to fct_usage_costs (events and cost) for every "
-    "organization, day and end user.",
+    "organization, day and end user that ingest runs since the last passed check changed "
+    "(every one after a full refresh, a new project or new time zones), and in total.",
 )
 def daily_mart_sums_to_fact(tallyhouse: TallyhouseResource) -> dg.AssetCheckResult:
+    settings = tallyhouse.settings()
     with _snapshot(tallyhouse) as snapshot:
-        groups, differing, daily_cost, fact_cost = snapshot.execute(
-            load_sql(SQL_DIR, "check_daily_sums")
+        project, timezones, newest_run = snapshot.execute(
+            "select project_fingerprint, timezones, "
+            "(select coalesce(max(ingest_run_id), -1) from fct_usage_costs) from snapshot_info"
         ).fetchall()[0]
+        through = -1
+        if settings.engine == "duckdb" and not settings.full_refresh:
+            with tallyhouse.connect(read_only=True) as warehouse:
+                through = _daily_sums_checked_through(warehouse, project, timezones)
+        first_day, last_day = snapshot.execute(
+            "select min(cost_date), max(cost_date) from fct_daily_costs "
+            "where last_ingest_run_id > $1",
+            [through],
+        ).fetchall()[0]
+        first_instant = "-infinity" if first_day is None else first_day - timedelta(days=1)
+        last_instant = "infinity" if last_day is None else last_day + timedelta(days=2)
+        groups, differing, daily_events, fact_events, daily_cost, fact_cost = snapshot.execute(
+            load_sql(SQL_DIR, "check_daily_sums"),
+            [through, first_instant, last_instant],
+        ).fetchall()[0]
+    passed = differing == 0 and daily_events == fact_events and daily_cost == fact_cost
+    if passed and settings.engine == "duckdb":
+        with tallyhouse.connect() as warehouse:
+            warehouse.execute(
+                "insert into raw.daily_sums_checked values ($1, $2, $3, $4)",
+                [newest_run, project, timezones, tallyhouse.now().replace(tzinfo=None)],
+            )
     return dg.AssetCheckResult(
-        passed=differing == 0 and daily_cost == fact_cost,
+        passed=passed,
         metadata={
             "groups_compared": groups,
             "groups_differing": differing,
+            "compared_runs_after": through,
+            "daily_events": daily_events,
+            "fact_events": fact_events,
             "daily_cost_usd": str(daily_cost),
             "fact_cost_usd": str(fact_cost),
         },
     )
+
+
+def _daily_sums_checked_through(
+    warehouse: duckdb.DuckDBPyConnection, project: str | None, timezones: str | None
+) -> int:
+    """The newest ingest run through which the daily mart was last checked and passed, when the
+    same project built it with the same time zones (else its rows may all have been rebuilt):
+    -1, compare every day."""
+    newest = warehouse.execute(
+        "select checked_through_ingest_run, project_fingerprint, timezones "
+        "from raw.daily_sums_checked order by rowid desc limit 1"
+    ).fetchall()
+    if not newest or newest[0][1:] != (project, timezones):
+        return -1
+    return newest[0][0]
 
 
 @dg.asset_check(

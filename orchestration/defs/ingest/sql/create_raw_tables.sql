@@ -66,6 +66,17 @@ create table if not exists raw.tested_builds (
     tested_at timestamp not null
 );
 
+-- One row per publish whose daily-sums check passed (orchestration/defs/publish/checks.py):
+-- the daily mart's rows of ingest runs up to checked_through_ingest_run were compared with the
+-- event fact; the next check compares the days that newer runs changed, while the project
+-- and the time zones the marts were built with stay the same.
+create table if not exists raw.daily_sums_checked (
+    checked_through_ingest_run bigint not null,
+    project_fingerprint varchar,
+    timezones varchar,
+    checked_at timestamp not null
+);
+
 -- One row per dbt build that built the price models which read only the seeds (and the
 -- seeds): the project's code they were built from. A later build with the same code leaves
 -- them as they are (orchestration/lib/build_state.py, static_models_built).
