@@ -252,6 +252,30 @@ def test_a_new_event_repeating_a_tested_one_fails_the_raw_unique_test(home_copy,
     assert _dbt_test(home_copy, name, tmp_path / "b") == "fail"
 
 
+def test_a_null_in_a_listed_column_of_a_new_row_fails_the_models_not_null_test(home_copy, tmp_path):
+    """One test per model for the columns that are never null (event_id, organization_id,
+    event_at, cost_usd and pricing_status of the cost fact), over the rows not tested yet."""
+    name = "fct_usage_costs_not_null"
+    with duckdb.connect(str(home_copy.warehouse_path)) as warehouse:
+        (newest,) = warehouse.execute("select max(ingest_run_id) from raw.ingest_runs").fetchone()
+        # a tested run's row with a null: not read again
+        warehouse.execute(
+            "insert into marts.fct_usage_costs select * replace (null as organization_id) "
+            "from marts.fct_usage_costs where ingest_run_id = ? limit 1",
+            [newest],
+        )
+    assert _dbt_test(home_copy, name, tmp_path / "a") == "pass"
+    for column in ("event_id", "pricing_status"):  # the first listed and the last
+        with duckdb.connect(str(home_copy.warehouse_path)) as warehouse:
+            warehouse.execute("delete from marts.fct_usage_costs where ingest_run_id > ?", [newest])
+            warehouse.execute(
+                f"insert into marts.fct_usage_costs select * replace (null as {column}, "
+                "? as ingest_run_id) from marts.fct_usage_costs limit 1",
+                [newest + 1],
+            )
+        assert _dbt_test(home_copy, name, tmp_path / column) == "fail"
+
+
 # `tallyhouse build` with nothing changed since the last build starts no run
 # (orchestration/lib/build_state.py); any change to what a build reads starts one.
 
