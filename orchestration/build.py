@@ -24,6 +24,19 @@ from orchestration.lib.build_state import (
 )
 
 BUILD_LOCK_FILE = "build.lock"
+# the configuration of a home's Dagster instance: Dagster's defaults, its usage statistics
+# off, the event log through a pool, at Dagster's own path for it
+INSTANCE_CONFIG = """\
+telemetry:
+  enabled: false
+event_log_storage:
+  module: orchestration.lib.run_records
+  class: PooledSqliteEventLogStorage
+  config:
+    base_dir: {base_dir}
+"""
+# what homes' Dagster folders got before the event log's pool: brought up to date
+_FIRST_INSTANCE_CONFIG = "telemetry:\n  enabled: false\n"
 
 
 @dataclass(frozen=True)
@@ -117,6 +130,17 @@ def _run_build(settings: Settings, skip_unchanged: bool, log_file: Path | None) 
     return summary
 
 
+def ensure_instance_config(dagster_home: Path) -> None:
+    """Dagster's defaults (run history in SQLite under this folder) with its event log written
+    through a pool (orchestration/lib/run_records.py), without its usage statistics: as for
+    dbt's, a build sends nothing anywhere. A file someone changed is theirs, kept as it is."""
+    config = dagster_home / "dagster.yaml"
+    if not config.exists() or config.read_text() == _FIRST_INSTANCE_CONFIG:
+        config.write_text(
+            INSTANCE_CONFIG.format(base_dir=dagster_home.resolve() / "history" / "runs")
+        )
+
+
 def _run_job(settings: Settings, log_file: Path | None) -> BuildSummary:
     """The build job, in this process. With `log_file`, the console gets only errors: what
     Dagster logs and what dbt prints go to that file (Dagster's whole event log, appended once
@@ -125,11 +149,7 @@ def _run_job(settings: Settings, log_file: Path | None) -> BuildSummary:
 
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
-    instance_config = settings.dagster_home / "dagster.yaml"
-    if not instance_config.exists():
-        # Dagster's defaults (run history in SQLite under this folder), without its usage
-        # statistics: as for dbt's, a build sends nothing anywhere
-        instance_config.write_text("telemetry:\n  enabled: false\n")
+    ensure_instance_config(settings.dagster_home)
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     from orchestration.definitions import defs
 

@@ -218,6 +218,33 @@ class TestPublishCostsWhatChanged:
         with duckdb.connect(str(second.path), read_only=True) as snapshot:
             assert sorted(snapshot.execute("from fct_org_hourly_costs").fetchall()) == expected
 
+    def test_a_rollup_without_event_counts_is_written_in_place_and_checked_by_its_cost(
+        self, tmp_path
+    ):
+        serving, current = tmp_path / "serving", tmp_path / "serving" / "current.duckdb"
+        rollup = "marts.fct_daily_usage_type_costs"
+        with _fact_warehouse(tmp_path / "wh.duckdb") as con:
+            con.execute(
+                f"create table {rollup} as select 'k' || range as daily_usage_type_cost_id, "
+                "'a' as organization_id, date '2026-11-24' as cost_date, 'input' as usage_type, "
+                "10::decimal(38, 6) as units, "
+                "0.5::decimal(38, 18) as cost_usd, 1 as last_ingest_run_id from range(20)"
+            )
+            _publish(con, serving, current, now=self.now, keep=5, project_fingerprint="p1")
+            con.execute(f"update {rollup} set cost_usd = 1, last_ingest_run_id = 2 where daily_usage_type_cost_id = 'k3'")  # fmt: skip
+            second = _publish(con, serving, current, now=self.now, keep=5, project_fingerprint="p1")
+            # a row changed without a newer run: the copy's cost total differs, so the table
+            # is written whole instead
+            con.execute(f"update {rollup} set cost_usd = 2 where daily_usage_type_cost_id = 'k4'")
+            third = _publish(con, serving, current, now=self.now, keep=5, project_fingerprint="p1")
+            expected = sorted(con.execute(f"from {rollup}").fetchall())
+        assert second.changed == {"fct_daily_usage_type_costs": 1, "fct_usage_costs": 0}
+        assert third.changed == {"fct_usage_costs": 0}
+        with duckdb.connect(str(third.path), read_only=True) as snapshot:
+            assert (
+                sorted(snapshot.execute("from fct_daily_usage_type_costs").fetchall()) == expected
+            )
+
 
 class TestPublishRecyclesTheSnapshotItWouldDelete:
     now = datetime(2026, 11, 24, 12, tzinfo=UTC)

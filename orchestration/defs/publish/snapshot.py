@@ -53,6 +53,10 @@ SORT_KEYS = {
 }
 
 
+# What a rollup (a mart with `last_ingest_run_id`, folded by its first column) sums, among its
+# columns: the publish compares their totals in the copy it wrote in place with the warehouse's.
+ROLLUP_MEASURES = ("event_count", "cost_usd")
+
 # Rows written in place since a table's last full sort, as a share of it, above which it is
 # rewritten sorted (so that row-group skipping stays effective).
 RESORT_SHARE = 0.25
@@ -280,7 +284,8 @@ def _write_changes(
 
     An event fact gains the rows of runs newer than its newest; a rollup's rows whose newest
     run (`last_ingest_run_id`) is newer than its newest replace the rows with their key (the
-    first column) and join the others, which newer runs did not change."""
+    first column) and join the others, which newer runs did not change. Then the copy's row
+    count (and a rollup's sums of `ROLLUP_MEASURES`) must equal the warehouse's."""
     if appended is None:  # no copy, or a copy from before this was recorded
         return None
     source, copied = f'{schema}."{name}"', f'snapshot.main."{name}"'
@@ -290,7 +295,7 @@ def _write_changes(
         return None
     if fact and "ingest_run_id" in names:
         run, key = "ingest_run_id", None
-    elif "last_ingest_run_id" in names and "event_count" in names:
+    elif "last_ingest_run_id" in names:
         run, key = "last_ingest_run_id", names[0]
     else:
         return None
@@ -314,7 +319,9 @@ def _write_changes(
         f"insert into {copied} by name select * from {source} where {run} > $1{order}",
         [newest],
     )
-    check = "select count(*), sum(event_count) from {}" if key else "select count(*) from {}"
+    # the rows, and a rollup's measures, equal the warehouse's once written
+    sums = "".join(f", sum({m})" for m in ROLLUP_MEASURES if key and m in names)
+    check = f"select count(*){sums} from {{}}"
     if (
         warehouse.execute(check.format(copied)).fetchall()
         != warehouse.execute(check.format(source)).fetchall()
