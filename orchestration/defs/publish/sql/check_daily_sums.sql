@@ -54,6 +54,14 @@ fact as (
     group by all
 ),
 
+-- every daily row, in one pass
+daily_totals as (
+    select
+        coalesce(sum(fct_daily_costs.event_count), 0) as events,
+        coalesce(sum(fct_daily_costs.cost_usd), 0) as cost_usd
+    from fct_daily_costs
+),
+
 compared as (
     select
         daily.events as daily_events,
@@ -75,8 +83,8 @@ select
         daily_events is distinct from fact_events
         or daily_cost is distinct from fact_cost
     ) as groups_differing,
-    (select coalesce(sum(fct_daily_costs.event_count), 0) from fct_daily_costs) as daily_events,
+    (select daily_totals.events from daily_totals) as daily_events,
     (select snapshot_info.events from snapshot_info) as fact_events,
-    (select coalesce(sum(fct_daily_costs.cost_usd), 0) from fct_daily_costs) as daily_cost_usd,
+    (select daily_totals.cost_usd from daily_totals) as daily_cost_usd,
     (select coalesce(snapshot_info.cost_usd, 0) from snapshot_info) as fact_cost_usd
 from compared
