@@ -15,8 +15,6 @@ import sys
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-import pyarrow as pa
-
 from core import metric_sandbox
 
 ADDRESS_SLACK = 512 * 2**20
@@ -38,11 +36,15 @@ def _address_space() -> int:
 
 def _answer(request: tuple) -> tuple:
     kind, sql, events, slices, limits = request
-    if isinstance(events, Path):
-        # mapped, not read: the pages stay the file's (before the cap, which counts them)
-        events = pa.ipc.open_file(pa.memory_map(str(events))).read_all()
-    elif isinstance(events, metric_sandbox.MappedWindow):
-        events = events.read()
+    try:
+        if isinstance(events, Path):
+            # a build's file of events, read by the query under the cap; the database opened
+            # before it, so that its threads' and allocator's address space is not the query's
+            events = metric_sandbox.events_database(events, limits)
+        elif isinstance(events, metric_sandbox.MappedWindow):
+            events = events.read()
+    except metric_sandbox.MetricQueryError as error:
+        return ("error", type(error).__name__, str(error))
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = _address_space() + _bytes(limits.memory) + ADDRESS_SLACK
     unlimited = hard == resource.RLIM_INFINITY

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -180,3 +181,48 @@ def test_one_evaluation_sees_nothing_of_another():
     assert metric_sandbox.evaluate_here(count, three, limits) == 3
     assert metric_sandbox.evaluate_here(count, None, limits) == 0
     assert metric_sandbox.evaluate_here(count, three.slice(0, 1), limits) == 1
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "select count(*) from read_csv('/etc/passwd')",
+        "select count(*) from read_parquet('{folder}/other.parquet')",
+        "select count(*) from '{folder}/other.parquet'",
+        "select count(*) from glob('{folder}/*')",
+        "select count(*) from (select set_config('enable_external_access', 'true'))",
+    ],
+)
+def test_a_builds_sandbox_reads_its_events_file_and_no_other(statement, tmp_path):
+    """The second wall of a build's pre-computation: the worker's database may read the
+    organization's events file (evaluate_slices), and nothing beside it."""
+    columns = ", ".join(
+        f"cast(null as {kind}) as {name}" for name, kind in FILTERED_EVENTS_COLUMNS.items()
+    )
+    with duckdb.connect() as con:
+        for name, customers in (("events", ["c1", "c1", "c2"]), ("other", ["c1"] * 5)):
+            con.execute(
+                f"copy (select * replace (customer as customer_id) from (select {columns}), "
+                f"unnest($1) as t(customer)) to '{tmp_path / name}.parquet'",
+                [customers],
+            )
+    slices = pa.table(
+        {
+            "slice_id": pa.array([1, 2], pa.int64()),
+            "customer_id": ["c1", "c2"],
+            "slice_start": pa.nulls(2, pa.timestamp("us")),
+            "slice_end": pa.nulls(2, pa.timestamp("us")),
+        }
+    )
+    limits = metric_sandbox.SandboxLimits(seconds=5)
+    events = tmp_path / "events.parquet"
+    counted = metric_sandbox.evaluate_slices(
+        "select count(*) from filtered_events", events, slices, limits
+    )
+    assert counted.to_pylist() == [
+        {"slice_id": 1, "result_rows": 1, "metric_value": 2.0},
+        {"slice_id": 2, "result_rows": 1, "metric_value": 1.0},
+    ]
+    with pytest.raises(metric_sandbox.MetricQueryError) as raised:
+        metric_sandbox.evaluate_slices(statement.format(folder=tmp_path), events, slices, limits)
+    assert not isinstance(raised.value, metric_sandbox.MetricResultInvalid), raised.value

@@ -29,7 +29,6 @@ from core.metric_sql import FILTERED_EVENTS_COLUMNS
 from core.sql import load_sql
 
 SQL_DIR = Path(__file__).parent / "sql"
-EVENT_BATCH_ROWS = 100_000
 
 
 @dataclass
@@ -112,15 +111,16 @@ def _slices(warehouse: duckdb.DuckDBPyConnection, org: str, as_of: datetime) -> 
 
 def _events(warehouse: duckdb.DuckDBPyConnection, org: str, runnable: str, folder: Path) -> Path:
     """The organization's events with the columns the metric reads (the rest typed nulls), in
-    an Arrow file the sandbox maps: streamed there batch by batch, never whole in this
-    process's memory, and never copied through a pipe."""
+    a Parquet file the sandbox's DuckDB reads: written by the warehouse's DuckDB, never whole
+    in memory, and never copied through a pipe."""
     read = metric_sql.columns_read(runnable)
     needed = {"customer_id", "timestamp"} | (set(FILTERED_EVENTS_COLUMNS) if read is None else read)
     columns = ", ".join(
         f'"{name}"' if name in needed else f'cast(null as {kind}) as "{name}"'
         for name, kind in FILTERED_EVENTS_COLUMNS.items()
     )
-    reader = warehouse.sql(
+    path = folder / "events.parquet"
+    warehouse.sql(
         f"select {columns} from ({metric_sandbox.FILTERED_EVENTS_SQL})",
         params={
             "org": org,
@@ -128,11 +128,7 @@ def _events(warehouse: duckdb.DuckDBPyConnection, org: str, runnable: str, folde
             "window_start": ALL_TIME[0],
             "window_end": ALL_TIME[1],
         },
-    ).fetch_arrow_reader(batch_size=EVENT_BATCH_ROWS)
-    path = folder / "events.arrow"
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, reader.schema) as writer:
-        for batch in reader:
-            writer.write_batch(batch)
+    ).write_parquet(str(path))
     return path
 
 
