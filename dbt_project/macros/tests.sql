@@ -58,14 +58,11 @@
     {%- endif %}
 {% endtest %}
 
-{#- dbt's `unique` test on DuckDB: values that occur more than once, found by grouping their
-    64-bit hashes first and then only the values whose hash repeats. Grouping 100M distinct
-    strings outright runs out of a 1 GB memory limit (DuckDB 2.0), their hashes do not; the
-    answer is the same (a hash collision only sends two distinct values to the exact check). -#}
-{% macro duckdb__test_unique(model, column_name) -%}
-    {{ duplicated_values(model, column_name) }}
-{%- endmacro %}
-
+{#- The values of `column_name` that occur more than once (dbt's `unique`, which the tests here
+    use instead). On DuckDB, their 64-bit hashes are grouped first and then only the values
+    whose hash repeats: grouping 100M distinct strings outright runs out of a 1 GB memory
+    limit (DuckDB 2.0), their hashes do not; the answer is the same (a hash collision only
+    sends two distinct values to the exact check). -#}
 {% macro duplicated_values(model, column_name) -%}
     select {{ column_name }} as unique_field, count(*) as n_records
     from {{ model }}
@@ -84,14 +81,33 @@
     having count(*) > 1
 {%- endmacro %}
 
-{#- The columns of a model (or a source's table) that are never null, in one test: the rows
-    where any of them is. One query and one node per model instead of one per column (every
-    node costs a build its own bookkeeping, ~0.1 s, more than the query over an increment);
-    over the new rows only, like every test of the event-level models (above). -#}
-{% test not_null_columns(model, column_names) %}
-    select {{ column_names | join(', ') }}
+{#- A model's (or a source table's) rules for its rows, in one test: the columns never null,
+    the key that is unique, the columns whose values are from a list. One query and one node
+    per model instead of one per rule and column (every node costs a build its own
+    bookkeeping, ~0.1 s, more than the query over an increment); over the new rows only, like
+    every test of the event-level models (above). Each failing row says which rule it breaks
+    and the value (or, for a null, the column) that breaks it. -#}
+{% test row_rules(model, not_null, unique=none, accepted_values={}) %}
+    select
+        'not null' as broken_rule,
+        case
+            {%- for column in not_null %}
+            when {{ column }} is null then '{{ column }}'
+            {%- endfor %}
+        end as failing_value
     from {{ model }}
-    where {% for column in column_names -%}
+    where {% for column in not_null -%}
         {{ column }} is null{% if not loop.last %} or {% endif %}
+    {%- endfor %}
+    {%- if unique %}
+    union all
+    select 'unique {{ unique }}', cast(unique_field as {{ dbt.type_string() }})
+    from ({{ duplicated_values(model, unique) }}) as repeated
+    {%- endif %}
+    {%- for column, values in accepted_values.items() %}
+    union all
+    select distinct 'accepted values of {{ column }}', cast({{ column }} as {{ dbt.type_string() }})
+    from {{ model }}
+    where {{ column }} not in ({% for value in values %}'{{ value }}'{% if not loop.last %}, {% endif %}{% endfor %})
     {%- endfor %}
 {% endtest %}

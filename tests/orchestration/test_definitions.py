@@ -45,11 +45,13 @@ def test_dbt_tests_are_asset_checks():
     checks = {
         (c.asset_key.to_user_string(), c.name) for c in defs.resolve_asset_graph().asset_check_keys
     }
-    assert ("fct_usage_costs", "unique_fct_usage_costs_event_id") in checks
-    # the columns that are never null: one check per model (dbt_project/macros/tests.sql)
-    assert ("fct_usage_costs", "fct_usage_costs_not_null") in checks
-    assert not any(name.startswith("not_null_") for _, name in checks)
-    assert len(checks) >= 30
+    # a model's rules for its rows (key, nulls, listed values): one check per model
+    # (dbt_project/macros/tests.sql), no check per column
+    assert ("fct_usage_costs", "fct_usage_costs_rows") in checks
+    assert not any(
+        name.startswith(("not_null_", "unique_", "accepted_values_")) for _, name in checks
+    )
+    assert len(checks) >= 20
 
 
 def test_hourly_schedule_and_landing_sensor_target_the_build():

@@ -213,7 +213,7 @@ def _dbt_test(settings, name: str, target_path) -> str:
 
 
 def _unique_event_test(settings, target_path) -> str:
-    return _dbt_test(settings, "unique_fct_usage_costs_event_id", target_path)
+    return _dbt_test(settings, "fct_usage_costs_rows", target_path)
 
 
 def test_event_tests_read_only_rows_newer_than_the_last_tested_build(home_copy, tmp_path):
@@ -252,10 +252,11 @@ def test_a_new_event_repeating_a_tested_one_fails_the_raw_unique_test(home_copy,
     assert _dbt_test(home_copy, name, tmp_path / "b") == "fail"
 
 
-def test_a_null_in_a_listed_column_of_a_new_row_fails_the_models_not_null_test(home_copy, tmp_path):
-    """One test per model for the columns that are never null (event_id, organization_id,
-    event_at, cost_usd and pricing_status of the cost fact), over the rows not tested yet."""
-    name = "fct_usage_costs_not_null"
+def test_a_null_or_an_unlisted_value_in_a_new_row_fails_the_models_rows_test(home_copy, tmp_path):
+    """One test per model for its rows' rules: the columns that are never null (event_id,
+    organization_id, event_at, cost_usd and pricing_status of the cost fact) and the values
+    pricing_status takes, over the rows not tested yet (its key's uniqueness: above)."""
+    name = "fct_usage_costs_rows"
     with duckdb.connect(str(home_copy.warehouse_path)) as warehouse:
         (newest,) = warehouse.execute("select max(ingest_run_id) from raw.ingest_runs").fetchone()
         # a tested run's row with a null: not read again
@@ -265,15 +266,26 @@ def test_a_null_in_a_listed_column_of_a_new_row_fails_the_models_not_null_test(h
             [newest],
         )
     assert _dbt_test(home_copy, name, tmp_path / "a") == "pass"
-    for column in ("event_id", "pricing_status"):  # the first listed and the last
+    # a null in the first listed column, in the last, and a status not in the list
+    for column, value in (
+        ("event_id", "null"),
+        ("pricing_status", "null"),
+        ("pricing_status", "'free'"),
+    ):
         with duckdb.connect(str(home_copy.warehouse_path)) as warehouse:
             warehouse.execute("delete from marts.fct_usage_costs where ingest_run_id > ?", [newest])
             warehouse.execute(
-                f"insert into marts.fct_usage_costs select * replace (null as {column}, "
+                f"insert into marts.fct_usage_costs select * replace ({value} as {column}, "
                 "? as ingest_run_id) from marts.fct_usage_costs limit 1",
                 [newest + 1],
             )
-        assert _dbt_test(home_copy, name, tmp_path / column) == "fail"
+        assert _dbt_test(home_copy, name, tmp_path / f"{column}-{value}") == "fail", value
+    with duckdb.connect(str(home_copy.warehouse_path)) as warehouse:
+        warehouse.execute(
+            "update marts.fct_usage_costs set pricing_status = 'caller_cost' where ingest_run_id > ?",
+            [newest],
+        )
+    assert _dbt_test(home_copy, name, tmp_path / "listed") == "pass"  # a listed value
 
 
 # `tallyhouse build` with nothing changed since the last build starts no run
