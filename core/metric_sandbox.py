@@ -1,7 +1,7 @@
 """Run one metric's SQL in a locked-down DuckDB that holds nothing but the metric's events.
 
 Each evaluation gets a new connection to an in-memory database with file and network access
-(but for a build's one file of events), Python replacement scans and extension loading
+(but for a build's files of events), Python replacement scans and extension loading
 switched off and its configuration locked, so the query cannot undo any of it; the caller's
 rows are registered on that connection alone, and only a single SELECT runs, so nothing
 outlives the connection. A timer interrupts a query that runs past its time limit; memory
@@ -143,10 +143,12 @@ def evaluate(
     return _in_worker(("value", sql, events, None, limits), limits)
 
 
-def evaluate_slices(sql: str, events: Path, slices: pa.Table, limits: SandboxLimits) -> pa.Table:
+def evaluate_slices(
+    sql: str, events: list[Path], slices: pa.Table, limits: SandboxLimits
+) -> pa.Table:
     """(slice_id, result_rows, metric_value as DOUBLE) for every slice, in one query under
     one time and memory limit: the whole of one metric's pre-computation in a build.
-    `events`: a Parquet file of the organization's events (filtered_events' columns), which
+    `events`: Parquet files of the organization's events (filtered_events' columns), which
     the worker's DuckDB reads itself (`events_database`), within the memory limit."""
     return _in_worker(("slices", sql, events, slices, limits), limits)
 
@@ -271,22 +273,21 @@ def _locked_connection(
     return con
 
 
-def events_database(events: Path, limits: SandboxLimits) -> duckdb.DuckDBPyConnection:
-    """A new in-memory database, locked down as `_database`'s, that may read one file: the
-    Parquet file of a build's `events` (evaluate_slices), as `metric_events`. DuckDB reads
-    the file as the query asks, within the memory limit, so a worker holds a few row groups
-    of an organization's events, never all of them (an Arrow file it mapped instead kept
-    every page the query touched resident: 5.7 GB of a 20M-event organization). Closing the
-    connection closes the database."""
+def events_database(events: list[Path], limits: SandboxLimits) -> duckdb.DuckDBPyConnection:
+    """A new in-memory database, locked down as `_database`'s, that may read some files: the
+    Parquet files of a build's `events` (evaluate_slices), as `metric_events`. DuckDB reads
+    them as the query asks, within the memory limit, so a worker holds a few row groups of an
+    organization's events, never all of them (an Arrow file it mapped instead kept every page
+    the query touched resident: 5.7 GB of a 20M-event organization). Closing the connection
+    closes the database."""
     database = duckdb.connect(":memory:", config=_config(limits))
-    quoted = str(events).replace("'", "''")
+    files = "[" + ", ".join("'" + str(path).replace("'", "''") + "'" for path in events) + "]"
     try:
-        database.execute(f"set allowed_paths = ['{quoted}']")
+        database.execute(f"set allowed_paths = {files}")
         database.execute("set enable_external_access = false")
         database.execute("set lock_configuration = true")
         database.execute(
-            f"create temp view metric_events as select {_FILE_COLUMNS} "
-            f"from read_parquet('{quoted}')"
+            f"create temp view metric_events as select {_FILE_COLUMNS} from read_parquet({files})"
         )
     except duckdb.Error as error:
         database.close()

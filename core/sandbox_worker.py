@@ -13,7 +13,6 @@ import pickle
 import resource
 import sys
 from multiprocessing.connection import Connection
-from pathlib import Path
 
 from core import metric_sandbox
 
@@ -37,8 +36,8 @@ def _address_space() -> int:
 def _answer(request: tuple) -> tuple:
     kind, sql, events, slices, limits = request
     try:
-        if isinstance(events, Path):
-            # a build's file of events, read by the query under the cap; the database opened
+        if isinstance(events, list):
+            # a build's files of events, read by the query under the cap; the database opened
             # before it, so that its threads' and allocator's address space is not the query's
             events = metric_sandbox.events_database(events, limits)
         elif isinstance(events, metric_sandbox.MappedWindow):

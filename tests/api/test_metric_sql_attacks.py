@@ -215,7 +215,7 @@ def test_a_builds_sandbox_reads_its_events_file_and_no_other(statement, tmp_path
         }
     )
     limits = metric_sandbox.SandboxLimits(seconds=5)
-    events = tmp_path / "events.parquet"
+    events = [tmp_path / "events.parquet"]
     counted = metric_sandbox.evaluate_slices(
         "select count(*) from filtered_events", events, slices, limits
     )

@@ -108,7 +108,7 @@ FACT_EVENTS = (
     "case when i = 0 then '5' else 'x' end as event_name, 'm' as metric_name, "
     "1.0::decimal(18, 6) as event_value, null::varchar as event_string, '{}' as properties, "
     "timestamp '2026-11-01' + to_days(cast(i as integer)) as event_at, "
-    "0::decimal(38, 18) as cost_usd from range(2) as r(i)"
+    "0::decimal(38, 18) as cost_usd, 1::bigint as ingest_run_id from range(2) as r(i)"
 )
 
 

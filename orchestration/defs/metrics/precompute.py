@@ -16,6 +16,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,11 +25,12 @@ import duckdb
 import pyarrow as pa
 
 from core import metric_sandbox, metric_sql
-from core.event_body import ALL_TIME
 from core.metric_sql import FILTERED_EVENTS_COLUMNS
 from core.sql import load_sql
+from orchestration.defs.metrics.event_files import organization_events
 
 SQL_DIR = Path(__file__).parent / "sql"
+EVENT_FILES_FOLDER = "metric-events"  # in the warehouse's folder: event_files.py
 
 
 @dataclass
@@ -48,19 +50,33 @@ def precompute_values(
     scratch: Path | None = None,
 ) -> PrecomputeReport:
     """Write marts.fct_metric_values and marts.dim_metrics anew. With `evaluate` false (an
-    engine other than DuckDB), no metric is evaluated and dim_metrics says why. Each metric's
-    events pass to its sandbox through a file in `scratch` (the system's temporary folder by
-    default; the build uses its warehouse's folder: on disk, not in memory)."""
+    engine other than DuckDB), no metric is evaluated and dim_metrics says why. An
+    organization's events pass to the sandbox through files kept in `scratch`'s
+    EVENT_FILES_FOLDER between builds (event_files.py; the build uses its warehouse's folder),
+    or in a temporary folder when `scratch` is None."""
     as_of = as_of.replace(tzinfo=None)
-    # filtered_events reads metric_event_rows: in the build, the marts' fct_metric_events
     warehouse.execute("create schema if not exists marts; set search_path = 'marts'")
-    warehouse.execute(
-        "create or replace temp view metric_event_rows as select * from marts.fct_metric_events"
-    )
+    with ExitStack() as stack:
+        if scratch is None:
+            files_root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="metric-")))
+        else:
+            files_root = scratch / EVENT_FILES_FOLDER
+        return _precompute(warehouse, as_of, limits, evaluate, log, files_root)
+
+
+def _precompute(
+    warehouse: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    limits: metric_sandbox.SandboxLimits,
+    evaluate: bool,
+    log: Callable[[str], None],
+    files_root: Path,
+) -> PrecomputeReport:
     previous = _previous_failures(warehouse)
     definitions = warehouse.execute(load_sql(SQL_DIR, "select_exported_definitions")).fetchall()
     report, outcomes, results = PrecomputeReport(), [], []
     slices_of: dict[str, pa.Table] = {}
+    files_of: dict[str, list[Path]] = {}
     for metric_id, org, name, query_type, version, indexable, runnable, refused in definitions:
         failed, reason = False, refused
         if indexable and not evaluate:
@@ -72,11 +88,13 @@ def precompute_values(
                 slices_of[org] = _slices(warehouse, org, as_of)
             started = time.perf_counter()
             try:
-                with tempfile.TemporaryDirectory(prefix="metric-events-", dir=scratch) as folder:
-                    events = _events(warehouse, org, runnable, Path(folder))
-                    values = metric_sandbox.evaluate_slices(
-                        runnable, events, slices_of[org], limits
+                if org not in files_of:
+                    files_of[org] = organization_events(
+                        warehouse, files_root, org, _columns_read(definitions, org)
                     )
+                values = metric_sandbox.evaluate_slices(
+                    runnable, files_of[org], slices_of[org], limits
+                )
             except (metric_sandbox.MetricQueryError, metric_sql.MetricSqlError) as error:
                 failed, reason = True, f"the build could not pre-compute it: {error}"
                 report.failed[metric_id] = reason
@@ -94,6 +112,16 @@ def precompute_values(
     return report
 
 
+def _columns_read(definitions: list[tuple], org: str) -> set[str]:
+    """The filtered_events columns the organization's indexable metrics read."""
+    read: set[str] = set()
+    for _, metric_org, _, _, _, indexable, runnable, _ in definitions:
+        if metric_org == org and indexable:
+            columns = metric_sql.columns_read(runnable)
+            read |= set(FILTERED_EVENTS_COLUMNS) if columns is None else columns
+    return read
+
+
 def _previous_failures(warehouse: duckdb.DuckDBPyConnection) -> dict[tuple[str, int], str]:
     try:
         rows = warehouse.execute(load_sql(SQL_DIR, "select_previous_failures")).fetchall()
@@ -107,29 +135,6 @@ def _slices(warehouse: duckdb.DuckDBPyConnection, org: str, as_of: datetime) -> 
         load_sql(SQL_DIR, "metric_slices"),
         params={"org": org, "as_of": as_of, "days": list(metric_sql.PRECOMPUTED_DAYS)},
     ).to_arrow_table()
-
-
-def _events(warehouse: duckdb.DuckDBPyConnection, org: str, runnable: str, folder: Path) -> Path:
-    """The organization's events with the columns the metric reads (the rest typed nulls), in
-    a Parquet file the sandbox's DuckDB reads: written by the warehouse's DuckDB, never whole
-    in memory, and never copied through a pipe."""
-    read = metric_sql.columns_read(runnable)
-    needed = {"customer_id", "timestamp"} | (set(FILTERED_EVENTS_COLUMNS) if read is None else read)
-    columns = ", ".join(
-        f'"{name}"' if name in needed else f'cast(null as {kind}) as "{name}"'
-        for name, kind in FILTERED_EVENTS_COLUMNS.items()
-    )
-    path = folder / "events.parquet"
-    warehouse.sql(
-        f"select {columns} from ({metric_sandbox.FILTERED_EVENTS_SQL})",
-        params={
-            "org": org,
-            "customer_id": None,
-            "window_start": ALL_TIME[0],
-            "window_end": ALL_TIME[1],
-        },
-    ).write_parquet(str(path))
-    return path
 
 
 def _write(warehouse: duckdb.DuckDBPyConnection, outcomes, results, as_of: datetime) -> None:
