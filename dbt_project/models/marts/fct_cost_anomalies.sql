@@ -103,56 +103,46 @@ history as (
         >= candidates.first_day
 ),
 
-ranked_history as (
+-- each candidate's values, sorted (at least 4 weeks of history)
+history_values as (
     select
-        *,
-        row_number() over (
-            partition by organization_id, dimension, segment, cost_date order by cost_usd
-        ) as position,
-        count(*) over (partition by organization_id, dimension, segment, cost_date) as week_count
+        organization_id,
+        dimension,
+        segment,
+        cost_date,
+        count(*) as week_count,
+        {{ sorted_list('cost_usd') }} as costs
     from history
+    group by organization_id, dimension, segment, cost_date
+    having count(*) >= 4
 ),
 
--- the median of n ranked values: the middle one, or the mean of the two middle ones
+-- the median of n sorted values: the middle one, or the mean of the two middle ones
 medians as (
     select
         organization_id,
         dimension,
         segment,
         cost_date,
-        max(week_count) as week_count,
+        week_count,
+        costs,
         cast(
-            cast({{ median_sum('cost_usd') }} as decimal(32, 18)) * 0.5 as decimal(32, 19)
+            cast({{ median_sum('costs', 'week_count') }} as decimal(32, 18)) * 0.5 as decimal(32, 19)
         ) as expected_usd
-    from ranked_history
-    group by organization_id, dimension, segment, cost_date
-    having max(week_count) >= 4
+    from history_values
 ),
 
 deviations as (
     select
-        medians.organization_id,
-        medians.dimension,
-        medians.segment,
-        medians.cost_date,
-        medians.week_count,
-        cast(abs(ranked_history.cost_usd - medians.expected_usd) as decimal(32, 19)) as deviation
+        organization_id,
+        dimension,
+        segment,
+        cost_date,
+        week_count,
+        {{ sorted_list_of(list_map(
+            'costs', 'cost', 'cast(abs(cost - expected_usd) as decimal(32, 19))'
+        )) }} as deviations
     from medians
-    inner join ranked_history
-        on
-        medians.organization_id = ranked_history.organization_id
-        and medians.dimension = ranked_history.dimension
-        and medians.segment is not distinct from ranked_history.segment
-        and medians.cost_date = ranked_history.cost_date
-),
-
-ranked_deviations as (
-    select
-        *,
-        row_number() over (
-            partition by organization_id, dimension, segment, cost_date order by deviation
-        ) as position
-    from deviations
 ),
 
 spreads as (
@@ -161,10 +151,12 @@ spreads as (
         dimension,
         segment,
         cost_date,
-        cast(cast({{ median_sum('deviation') }} as decimal(32, 19)) * 0.5 as decimal(30, 20)) as mad,
-        cast(sum(deviation) as decimal(30, 19)) as total_deviation
-    from ranked_deviations
-    group by organization_id, dimension, segment, cost_date
+        cast(
+            cast({{ median_sum('deviations', 'week_count') }} as decimal(32, 19)) * 0.5
+            as decimal(30, 20)
+        ) as mad,
+        {{ list_total('deviations', 'decimal(30, 19)') }} as total_deviation
+    from deviations
 ),
 
 scored as (
