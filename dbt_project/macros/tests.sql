@@ -1,22 +1,31 @@
-{#- Data tests of the event-level models look at the rows a build adds, not at history.
+{#- Data tests of the event-level models and of the folding rollups look at the rows a build
+    adds or writes again, not at history.
 
-    Every row of these models carries the ingest run that landed its event. After a dbt build
-    whose tests all passed, the orchestrator records in raw.tested_builds that the events of
-    every run so far were tested; a later build's tests of these models read only rows of
-    newer runs. A full refresh rebuilds everything and tests everything; so does Spark (the
-    record lives in the embedded warehouse). The raw events' uniqueness test below still looks
-    at every row, as it must to prove a new event is not an old one again. dbt's own `where`
-    config applies as before. -#}
+    Every row of the event-level models carries the ingest run that landed its event; every
+    row of a rollup folded from them (an incremental model with a `last_ingest_run_id`: the
+    newest run among its facts) the newest run it was written from. After a dbt build whose
+    tests all passed, the orchestrator records in raw.tested_builds that every run so far was
+    tested; a later build's tests of these models read only rows of newer runs: the new events,
+    and the rollup rows they touched (written again, keyed as before: delete+insert replaces
+    a key's row, it does not add one beside it). A full refresh rebuilds everything and tests
+    everything; so does Spark (the record lives in the embedded warehouse). The raw events'
+    uniqueness test below still looks at every row, as it must to prove a new event is not an
+    old one again. dbt's own `where` config applies as before. -#}
 {% macro default__get_where_subquery(relation) -%}
     {%- set event_level = ['stg_tallyhouse__usage_events'] + event_facts() -%}
     {%- set conditions = [] -%}
     {%- if config.get('where', '') -%}
         {%- do conditions.append('(' ~ config.get('where') ~ ')') -%}
     {%- endif -%}
-    {%- if target.type == 'duckdb' and not flags.FULL_REFRESH
-        and relation.identifier in event_level -%}
+    {%- set run_column = none -%}
+    {%- if relation.identifier in event_level -%}
+        {%- set run_column = 'ingest_run_id' -%}
+    {%- elif relation.identifier in folding_rollups() -%}
+        {%- set run_column = 'last_ingest_run_id' -%}
+    {%- endif -%}
+    {%- if target.type == 'duckdb' and not flags.FULL_REFRESH and run_column -%}
         {%- do conditions.append(
-            'ingest_run_id > ' ~ newest_ingest_run(
+            run_column ~ ' > ' ~ newest_ingest_run(
                 relation.database ~ '.raw.tested_builds', 'tested_through_ingest_run'
             )
         ) -%}
@@ -28,6 +37,18 @@
         {%- do return(filtered) -%}
     {%- endif -%}
     {%- do return(relation) -%}
+{%- endmacro %}
+
+{#- The incremental models whose rows carry the newest ingest run they were written from. -#}
+{% macro folding_rollups() -%}
+    {%- set names = [] -%}
+    {%- for node in graph.get('nodes', {}).values() -%}
+        {%- if node.resource_type == 'model' and node.config.materialized == 'incremental'
+            and 'last_ingest_run_id' in node.columns -%}
+            {%- do names.append(node.name) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(names) }}
 {%- endmacro %}
 
 {#- One event per event_id across every ingest run, read at the cost of the new rows: the

@@ -288,6 +288,41 @@ def test_a_null_or_an_unlisted_value_in_a_new_row_fails_the_models_rows_test(hom
     assert _dbt_test(home_copy, name, tmp_path / "listed") == "pass"  # a listed value
 
 
+def test_a_rollups_rows_test_reads_the_rows_written_since_the_last_tested_build(
+    home_copy, tmp_path
+):
+    """A folding rollup's rows test (fct_daily_costs) reads the rows whose newest ingest run
+    is newer than the last tested build's: a null there fails it, a null in a row written
+    before is not read again, and so is a key twice among the new rows."""
+    name = "fct_daily_costs_rows"
+    with duckdb.connect(str(home_copy.warehouse_path)) as warehouse:
+        (newest,) = warehouse.execute("select max(ingest_run_id) from raw.ingest_runs").fetchone()
+        warehouse.execute(
+            "insert into marts.fct_daily_costs select * replace ("
+            "'broken-' || daily_cost_id as daily_cost_id, null as cost_usd) "
+            "from marts.fct_daily_costs limit 1"
+        )
+    assert _dbt_test(home_copy, name, tmp_path / "old") == "pass"
+    with duckdb.connect(str(home_copy.warehouse_path)) as warehouse:
+        warehouse.execute(
+            "update marts.fct_daily_costs set last_ingest_run_id = ? "
+            "where daily_cost_id like 'broken-%'",
+            [newest + 1],
+        )
+    assert _dbt_test(home_copy, name, tmp_path / "null") == "fail"
+    with duckdb.connect(str(home_copy.warehouse_path)) as warehouse:
+        warehouse.execute(
+            "update marts.fct_daily_costs set cost_usd = 1 where daily_cost_id like 'broken-%'"
+        )
+    assert _dbt_test(home_copy, name, tmp_path / "fixed") == "pass"
+    with duckdb.connect(str(home_copy.warehouse_path)) as warehouse:
+        warehouse.execute(
+            "insert into marts.fct_daily_costs select * from marts.fct_daily_costs "
+            "where daily_cost_id like 'broken-%'"
+        )
+    assert _dbt_test(home_copy, name, tmp_path / "twice") == "fail"
+
+
 # `tallyhouse build` with nothing changed since the last build starts no run
 # (orchestration/lib/build_state.py); any change to what a build reads starts one.
 
