@@ -9,7 +9,8 @@ with daily_costs as (
         organization_id,
         cost_date,
         cast(sum(cost_usd) as decimal(30, 18)) as cost_usd
-    from {{ ref('fct_daily_costs') }}
+    -- the same sums as fct_daily_costs', from its few rows per organization's day
+    from {{ ref('fct_org_daily_model_costs') }}
     group by organization_id, cost_date
 ),
 

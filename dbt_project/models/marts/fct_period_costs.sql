@@ -1,8 +1,10 @@
 -- Every organization's cost per calendar week and month against the period before, overall
 -- ('(all models)') and per model. Periods run without gaps from the organization's first
 -- event to the build's as-of date, so a quiet period shows as zero.
+-- (its days per model from fct_org_daily_model_costs: the same sums as fct_daily_costs', in a
+-- few thousand rows instead of one per end user and feature)
 with daily_costs as (
-    select * from {{ ref('fct_daily_costs') }}
+    select * from {{ ref('fct_org_daily_model_costs') }}
 ),
 
 days as (
