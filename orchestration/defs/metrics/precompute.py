@@ -117,7 +117,10 @@ def _columns_read(definitions: list[tuple], org: str) -> set[str]:
     read: set[str] = set()
     for _, metric_org, _, _, _, indexable, runnable, _ in definitions:
         if metric_org == org and indexable:
-            columns = metric_sql.columns_read(runnable)
+            try:
+                columns = metric_sql.columns_read(runnable)
+            except metric_sql.MetricSqlError:  # its own evaluation says why; hold them all
+                columns = None
             read |= set(FILTERED_EVENTS_COLUMNS) if columns is None else columns
     return read
 
