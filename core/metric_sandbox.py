@@ -5,8 +5,8 @@ Each evaluation gets a new connection to an in-memory database with file and net
 switched off and its configuration locked, so the query cannot undo any of it; the caller's
 rows are registered on that connection alone, and only a single SELECT runs, so nothing
 outlives the connection. A timer interrupts a query that runs past its time limit; memory
-and threads are capped. The query has already been
-validated (core.metric_sql); this is the second wall, not the first.
+and threads are capped. The query has already been validated (core.metric_sql); this is the
+second wall, not the first.
 
 The same checks run wherever a metric is accepted or evaluated (docs/reliability.md#limits):
 `check` at create and update and again in the build's export, `evaluate` for one value on
@@ -256,16 +256,16 @@ def _locked_connection(
     with it."""
     if isinstance(events, duckdb.DuckDBPyConnection):
         con = events
-    elif events is None or not events.num_columns:
-        # no rows: typed, empty relations are enough to bind the query and run it
-        con = _database(limits).cursor()
-        con.execute(f"create temp table {FILTERED_EVENTS} ({_COLUMNS_DDL})")
-        con.execute(f"create temp view metric_events as select * from {FILTERED_EVENTS}")
     else:
-        # the caller's rows, scanned in place (no copy)
         con = _database(limits).cursor()
-        chosen = events.select(list(FILTERED_EVENTS_COLUMNS))
-        con.register(FILTERED_EVENTS if slices is None else "metric_events", chosen)
+        if events is None or not events.num_columns:
+            # no rows: typed, empty relations are enough to bind the query and run it
+            con.execute(f"create temp table {FILTERED_EVENTS} ({_COLUMNS_DDL})")
+            con.execute(f"create temp view metric_events as select * from {FILTERED_EVENTS}")
+        else:
+            # the caller's rows, scanned in place (no copy)
+            chosen = events.select(list(FILTERED_EVENTS_COLUMNS))
+            con.register(FILTERED_EVENTS if slices is None else "metric_events", chosen)
     if slices is None:
         con.execute(f"create temp table metric_slices ({_SLICES_DDL})")
     else:
